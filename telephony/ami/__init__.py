@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface: the sans-IO codec, typed events and the asyncio connection."""
