@@ -1,0 +1,552 @@
+"""Sans-IO AMI codec: bytes in, frames out; actions out as bytes. No sockets, no asyncio.
+
+Theory of operation
+-------------------
+Asterisk's Manager Interface is a text protocol. A connection opens with one banner line
+(``Asterisk Call Manager/11.0.0``) that has *no* blank line after it; every other message is a block
+of ``Key: Value`` lines ended by an empty line. Asterisk sends ``\\r\\n``; logs edited by hand often
+have bare ``\\n``, so a frame ends at ``\\n`` + optional ``\\r`` + ``\\n``.
+
+``receive_data(bytes)`` appends to a buffer (``b""`` means end of stream); ``next_frame()`` returns
+the next complete :class:`Frame` or ``None`` when more data is needed. To stay linear on large
+buffers the codec remembers which terminator the peer uses and searches for that one first; the
+other one is only looked for inside the found frame, so a stream that switches style is still read.
+
+Limits live here: a frame larger than ``max_frame_bytes`` raises :class:`FrameTooLarge` and the
+codec skips to the next blank line (it resynchronises) — the caller logs and carries on. A frame
+with a line that is not a header raises :class:`MalformedFrame` after the frame was consumed, so
+calling ``next_frame()`` again continues with the next frame. Bytes that are not UTF-8 never raise:
+they are decoded with replacement characters and one warning naming the frame.
+
+Parsing is lazy: a frame knows its kind and name (``Event: VarSet`` → ``"VarSet"``) from its first
+line, and builds the header dict only when asked, so the ~70 % of real traffic that hotline skips
+(VarSet, Newexten, CEL, DeviceStateChange …) costs a slice and a comparison.
+
+``Response: Follows`` (``Command`` output of older Asterisk) keeps its body lines, which are not
+headers, up to ``--END COMMAND--``, even across blank lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import Enum
+
+log = logging.getLogger("hotline.ami.codec")
+
+BANNER_PREFIX = b"Asterisk Call Manager/"
+END_COMMAND = b"--END COMMAND--"
+DEFAULT_MAX_FRAME = 256 * 1024
+
+
+class AmiError(Exception):
+    """Base of every AMI error."""
+
+
+class ProtocolError(AmiError):
+    """The peer sent something that is not AMI (its fault, not ours)."""
+
+    def __init__(self, message: str, *, offset: int, index: int) -> None:
+        super().__init__(f"frame {index} at byte {offset}: {message}")
+        self.offset = offset
+        self.index = index
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame exceeded the size limit; the codec skipped it."""
+
+
+class MalformedFrame(ProtocolError):
+    """A frame had a line that is not a ``Key: Value`` header; the codec skipped it."""
+
+
+class TruncatedStream(ProtocolError):
+    """The stream ended in the middle of a frame."""
+
+
+class FrameKind(Enum):
+    """What a frame is, from its first line."""
+
+    BANNER = "banner"
+    EVENT = "event"
+    RESPONSE = "response"
+    ACTION = "action"
+
+
+class Frame:
+    """One AMI message: its raw bytes and, on demand, its headers."""
+
+    __slots__ = ("_headers", "_pairs", "index", "kind", "name", "offset", "raw")
+
+    def __init__(self, raw: bytes, kind: FrameKind, name: str, index: int, offset: int) -> None:
+        self.raw = raw
+        self.kind = kind
+        self.name = name
+        self.index = index
+        self.offset = offset
+        self._headers: dict[str, str] | None = None
+        self._pairs: list[tuple[str, str]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Frame({self.kind.value} {self.name!r} #{self.index} @{self.offset})"
+
+    def _parse(self) -> None:
+        text = _decode(self.raw, self.index, self.offset)
+        lines = text.split("\r\n") if "\r" in text else text.split("\n")
+        try:
+            # Fast path: every line is "Key: Value" (what Asterisk sends); dict() raises
+            # ValueError on a line without ": ", which the careful path then explains.
+            self._headers = dict([line.split(": ", 1) for line in lines])  # noqa: C416
+        except ValueError:
+            self._pairs = self._parse_slow(lines)
+            self._headers = dict(self._pairs)
+
+    def _parse_slow(self, lines: list[str]) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, str]] = []
+        for line in lines:
+            if line.endswith("\r"):
+                line = line[:-1]
+            key, sep, value = line.partition(":")
+            if not sep:
+                if self.kind is FrameKind.RESPONSE and self.name == "Follows":
+                    pairs.append(("", line))
+                    continue
+                if self.kind is FrameKind.BANNER or not line:
+                    continue
+                raise MalformedFrame(
+                    f"header line without ':' ({line[:60]!r})", offset=self.offset, index=self.index
+                )
+            if value.startswith(" "):
+                value = value[1:]
+            pairs.append((key, value))
+        return pairs
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Header values by name as sent; the last value wins for repeated headers (see getall)."""
+        if self._headers is None:
+            self._parse()
+        assert self._headers is not None
+        return self._headers
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """All ``(name, value)`` lines in order, repeats included."""
+        if self._pairs is None:
+            text = _decode(self.raw, self.index, self.offset)
+            lines = text.split("\r\n") if "\r" in text else text.split("\n")
+            self._pairs = self._parse_slow(lines)
+        return self._pairs
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A header by name; exact spelling first, then case-insensitively (``UniqueID``)."""
+        headers = self.headers
+        value = headers.get(name)
+        if value is not None:
+            return value
+        lower = name.lower()
+        for key, value in headers.items():
+            if key.lower() == lower:
+                return value
+        return default
+
+    def find(self, name: bytes) -> str | None:
+        """One header straight from the raw bytes (exact spelling), without parsing the frame."""
+        raw = self.raw
+        pos = raw.find(b"\n" + name + b": ")
+        if pos < 0:
+            return None
+        pos += len(name) + 3
+        end = raw.find(b"\n", pos)
+        value = raw[pos:] if end < 0 else raw[pos:end]
+        return value.rstrip(b"\r").decode("utf-8", "replace")
+
+    def getall(self, name: str) -> list[str]:
+        """Every value of a repeated header (``ChanVariable``, ``Variable``, ``Output``)."""
+        lower = name.lower()
+        return [v for k, v in self.pairs if k.lower() == lower]
+
+    @property
+    def action_id(self) -> str | None:
+        """The ``ActionID`` this frame answers, if any."""
+        return self.get("ActionID")
+
+    @property
+    def output(self) -> list[str]:
+        """Command output: ``Output:`` headers (Asterisk ≥ 14) or a ``Follows`` body."""
+        lines = [v for k, v in self.pairs if k == "" or k.lower() == "output"]
+        if lines and lines[-1].strip() == END_COMMAND.decode():
+            lines.pop()
+        return lines
+
+
+def _split_header(line: str) -> tuple[str, str]:
+    key, value = line.split(": ", 1)
+    return key, value
+
+
+def _decode(raw: bytes, index: int, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        log.warning(
+            "frame %d at byte %d: not UTF-8 (%s at %d); decoded with replacement characters",
+            index,
+            offset,
+            exc.reason,
+            exc.start,
+        )
+        return raw.decode("utf-8", "replace")
+
+
+_KIND_BY_PREFIX: tuple[tuple[bytes, FrameKind], ...] = (
+    (b"Event:", FrameKind.EVENT),
+    (b"Response:", FrameKind.RESPONSE),
+    (b"Action:", FrameKind.ACTION),
+)
+
+
+def _classify(raw: bytes) -> tuple[FrameKind | None, str]:
+    """Kind and name from the first line, without parsing the rest."""
+    for prefix, kind in _KIND_BY_PREFIX:
+        if raw.startswith(prefix):
+            end = raw.find(b"\n")
+            first = raw[len(prefix) : end if end >= 0 else len(raw)]
+            return kind, first.strip().decode("utf-8", "replace")
+    # Case-insensitive fallback ("event: x" appears in hand-made logs).
+    head = raw[:10].lower()
+    for prefix, kind in _KIND_BY_PREFIX:
+        if head.startswith(prefix.lower()):
+            end = raw.find(b"\n")
+            first = raw[len(prefix) : end if end >= 0 else len(raw)]
+            return kind, first.strip().decode("utf-8", "replace")
+    return None, ""
+
+
+class AmiCodec:
+    """Incremental AMI frame parser (one per connection or log file)."""
+
+    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buf = bytearray()
+        self._pos = 0  # start of the unparsed part of _buf
+        self._consumed = 0  # stream offset of _buf[0]
+        self._eof = False
+        self._crlf = True  # the terminator searched for first
+        self._skipping = False  # resyncing after an oversized frame
+        self.frames = 0
+        self.banner: str | None = None
+        self._ready: deque[Frame | ProtocolError] = deque()
+
+    @property
+    def offset(self) -> int:
+        """Stream offset of the first byte not yet parsed."""
+        return self._consumed + self._pos
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as frames."""
+        return len(self._buf) - self._pos
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the peer; ``b""`` marks the end of the stream."""
+        if not data:
+            self._eof = True
+            return
+        if self._pos and self._pos > len(self._buf) // 2:
+            del self._buf[: self._pos]
+            self._consumed += self._pos
+            self._pos = 0
+        self._buf += data
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self
+
+    def __next__(self) -> Frame:
+        frame = self.next_frame()
+        if frame is None:
+            raise StopIteration
+        return frame
+
+    def _find_end(self, start: int) -> tuple[int, int]:
+        """(end of frame body, start of next frame) or (-1, -1)."""
+        buf = self._buf
+        if self._crlf:
+            pos = buf.find(b"\r\n\r\n", start)
+            limit = pos if pos >= 0 else len(buf)
+            alt = buf.find(b"\n\n", start, limit + 1)
+            if alt >= 0 and (pos < 0 or alt < pos):
+                if pos < 0:
+                    self._crlf = False
+                return alt, alt + 2
+            if pos >= 0:
+                return pos, pos + 4
+            # "\n\r\n" ends a frame whose last line used "\n" and blank line "\r\n".
+            mixed = buf.find(b"\n\r\n", start)
+            if mixed >= 0:
+                return mixed, mixed + 3
+            return -1, -1
+        pos = buf.find(b"\n\n", start)
+        limit = pos if pos >= 0 else len(buf)
+        alt = buf.find(b"\n\r\n", start, limit + 1)
+        if alt >= 0 and (pos < 0 or alt < pos):
+            if pos < 0:
+                self._crlf = True
+            body_end = alt - 1 if alt > start and buf[alt - 1] == 0x0D else alt
+            return body_end, alt + 3
+        if pos >= 0:
+            return pos, pos + 2
+        return -1, -1
+
+    def next_frame(self) -> Frame | None:
+        """The next complete frame, or ``None`` if more data is needed.
+
+        Raises a :class:`ProtocolError` for a bad frame after skipping it, and
+        :class:`TruncatedStream` once at end of stream if a partial frame is left.
+        """
+        if not self._ready and not self._fill_fast():
+            return self._next_careful()
+        item = self._ready.popleft()
+        if isinstance(item, ProtocolError):
+            raise item
+        return item
+
+    def _fill_fast(self) -> bool:
+        """Split every complete ``\r\n``-framed message in the buffer at once (C speed).
+
+        Returns False, leaving the work to the careful path, for anything unusual: bare
+        ``\n`` terminators, ``Response: Follows`` bodies, a resync in progress.
+        """
+        if not self._crlf or self._skipping:
+            return False
+        buf = self._buf
+        start = self._pos
+        last = buf.rfind(b"\r\n\r\n", start)
+        if last < 0:
+            return False
+        chunk = bytes(buf[start:last])
+        if b"\n\n" in chunk:
+            return False
+        parts = chunk.split(b"\r\n\r\n")
+        if b"Response: Follows" in chunk and not self._join_follows(parts):
+            return False
+        self._pos = last + 4
+        offset = self._consumed + start
+        ready = self._ready
+        limit = self.max_frame_bytes
+        index = self.frames
+        event = FrameKind.EVENT
+        for raw in parts:
+            size = len(raw) + 4
+            if raw.startswith(b"Event: "):
+                index += 1
+                nl = raw.find(b"\r\n")
+                name = raw[7:nl].decode("ascii", "replace") if nl >= 0 else raw[7:].decode()
+                if len(raw) > limit:
+                    ready.append(
+                        FrameTooLarge(
+                            f"frame of {len(raw)} bytes exceeds the limit of {limit}",
+                            offset=offset,
+                            index=index,
+                        )
+                    )
+                else:
+                    ready.append(Frame(raw, event, name, index, offset))
+                offset += size
+                continue
+            if raw.startswith(b"\r\n"):
+                stripped = raw.lstrip(b"\r\n")
+                offset += len(raw) - len(stripped)
+                size -= len(raw) - len(stripped)
+                raw = stripped
+                if not raw:
+                    offset += size
+                    continue
+            if raw.startswith(BANNER_PREFIX):
+                nl = raw.find(b"\n")
+                line = raw if nl < 0 else raw[:nl].rstrip(b"\r")
+                index += 1
+                self.banner = line.decode("utf-8", "replace")
+                ready.append(Frame(line, FrameKind.BANNER, self.banner, index, offset))
+                if nl < 0:
+                    offset += size
+                    continue
+                offset += nl + 1
+                size -= nl + 1
+                raw = raw[nl + 1 :]
+            index += 1
+            kind, name = _classify(raw)
+            if len(raw) > limit:
+                ready.append(
+                    FrameTooLarge(
+                        f"frame of {len(raw)} bytes exceeds the limit of {limit}",
+                        offset=offset,
+                        index=index,
+                    )
+                )
+            elif kind is None:
+                ready.append(
+                    MalformedFrame(
+                        f"no Event, Response or Action line (starts {raw[:40]!r})",
+                        offset=offset,
+                        index=index,
+                    )
+                )
+            else:
+                ready.append(Frame(raw, kind, name, index, offset))
+            offset += size
+        self.frames = index
+        return bool(ready)
+
+    @staticmethod
+    def _join_follows(parts: list[bytes]) -> bool:
+        """Re-join ``Response: Follows`` bodies that contained blank lines; False if one is cut."""
+        i = 0
+        while i < len(parts):
+            if parts[i].startswith(b"Response: Follows") and END_COMMAND not in parts[i]:
+                j = i + 1
+                while j < len(parts) and END_COMMAND not in parts[j]:
+                    j += 1
+                if j == len(parts):
+                    # Either Asterisk >= 14 style (Output: headers, no marker) or cut short.
+                    if b"\nOutput:" in parts[i] or b"\r\nMessage:" in parts[i]:
+                        i += 1
+                        continue
+                    return False
+                parts[i : j + 1] = [b"\r\n\r\n".join(parts[i : j + 1])]
+            i += 1
+        return True
+
+    def _next_careful(self) -> Frame | None:
+        buf = self._buf
+        while True:
+            start = self._pos
+            # Blank lines between frames are allowed (and seen after a banner in hand logs).
+            while start < len(buf) and buf[start] in (0x0D, 0x0A):
+                start += 1
+            self._pos = start
+            if start >= len(buf):
+                return None
+            if self._skipping:
+                end, nxt = self._find_end(start)
+                if end < 0:
+                    self._pos = max(start, len(buf) - 3)
+                    return None
+                self._skipping = False
+                self._pos = nxt
+                continue
+            offset = self._consumed + start
+            if buf.startswith(BANNER_PREFIX, start):
+                nl = buf.find(b"\n", start)
+                if nl < 0:
+                    if not self._eof:
+                        return None
+                    nl = len(buf)
+                line = bytes(buf[start:nl]).rstrip(b"\r")
+                self._pos = nl + 1
+                self.frames += 1
+                self.banner = line.decode("utf-8", "replace")
+                return Frame(line, FrameKind.BANNER, self.banner, self.frames, offset)
+            if buf.startswith(b"Response: Follows", start):
+                end, nxt = self._find_follows_end(start)
+            else:
+                end, nxt = self._find_end(start)
+            if end < 0:
+                if len(buf) - start > self.max_frame_bytes:
+                    return self._too_large(start, offset)
+                if self._eof:
+                    self._pos = len(buf)
+                    self.frames += 1
+                    raise TruncatedStream(
+                        f"stream ended inside a frame ({len(buf) - start} bytes)",
+                        offset=offset,
+                        index=self.frames,
+                    )
+                return None
+            if end - start > self.max_frame_bytes:
+                self._pos = nxt
+                self.frames += 1
+                raise FrameTooLarge(
+                    f"frame of {end - start} bytes exceeds the limit of {self.max_frame_bytes}",
+                    offset=offset,
+                    index=self.frames,
+                )
+            raw = bytes(buf[start:end])
+            self._pos = nxt
+            self.frames += 1
+            kind, name = _classify(raw)
+            if kind is None:
+                frame = Frame(raw, FrameKind.EVENT, "", self.frames, offset)
+                # Raises MalformedFrame when a line is not a header; a frame of headers
+                # without Event/Response/Action is reported as such.
+                _ = frame.headers
+                raise MalformedFrame(
+                    f"no Event, Response or Action line (starts {raw[:40]!r})",
+                    offset=offset,
+                    index=self.frames,
+                )
+            return Frame(raw, kind, name, self.frames, offset)
+
+    def _find_follows_end(self, start: int) -> tuple[int, int]:
+        buf = self._buf
+        marker = buf.find(END_COMMAND, start)
+        if marker < 0:
+            # Asterisk ≥ 14 answers Command with Output: headers and no marker: a normal frame.
+            end, nxt = self._find_end(start)
+            if end >= 0 and buf.find(b"\n", start, end) >= 0:
+                return end, nxt
+            return -1, -1
+        nl = buf.find(b"\n", marker)
+        if nl < 0:
+            return -1, -1
+        end, nxt = self._find_end(nl - 1 if buf[nl - 1] == 0x0D else nl)
+        return end, nxt
+
+    def _too_large(self, start: int, offset: int) -> Frame | None:
+        self._skipping = True
+        self._pos = len(self._buf) - 3 if len(self._buf) - start > 3 else start
+        self.frames += 1
+        raise FrameTooLarge(
+            f"frame longer than the limit of {self.max_frame_bytes} bytes; skipping to the next "
+            "blank line",
+            offset=offset,
+            index=self.frames,
+        )
+
+
+HeaderValue = str | int | float | Sequence[str]
+
+
+def encode_action(
+    action: str,
+    action_id: str | None = None,
+    headers: Mapping[str, HeaderValue | None] | Iterable[tuple[str, str]] = (),
+) -> bytes:
+    """Serialise an action; a sequence value repeats the header (``Variable: a=1``, ``Variable: b=2``).
+
+    Raises ValueError for a name or value that would break the framing (CR, LF).
+    """
+    lines = [f"Action: {_check('Action', action)}"]
+    if action_id is not None:
+        lines.append(f"ActionID: {_check('ActionID', action_id)}")
+    items: Iterable[tuple[str, HeaderValue | None]]
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in items:
+        _check("header name", key)
+        if ":" in key or not key:
+            raise ValueError(f"action {action}: bad header name {key!r}")
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                lines.append(f"{key}: {_check(key, str(item))}")
+        else:
+            lines.append(f"{key}: {_check(key, str(value))}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def _check(name: str, value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"{name}: value contains a line break ({value[:40]!r})")
+    return value

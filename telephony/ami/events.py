@@ -1,0 +1,694 @@
+"""Typed AMI events: frozen dataclasses decoded from frames through one table.
+
+Each class lists its fields; a field's AMI header names come from its metadata (``h(...)``) or,
+by default, from the field name in CamelCase. Several spellings can be listed because Asterisk's
+event families disagree (``Uniqueid`` on channel events, ``UniqueID`` on CEL and Cdr). Values that
+do not convert (``Cause: abc``) become ``None`` rather than failing the event.
+
+Unknown events decode to :class:`UnknownEvent` with all their headers; the tracker skips them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, get_type_hints
+
+from telephony.ami.codec import Frame
+
+Converter = Callable[[str], Any]
+
+
+def h(*names: str) -> Any:
+    """Field metadata: the AMI header names that fill this field, in order of preference."""
+    return field(default=None, metadata={"h": names})
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _str(value: str) -> str | None:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Every event: its name, stream time (epoch seconds, see docs) and frame number."""
+
+    name: str
+    time: float | None
+    index: int
+
+    KNOWN: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent(Event):
+    """An event hotline has no type for; kept with its headers."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    KNOWN: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEvent(Event):
+    """An event about one channel (Asterisk's standard channel snapshot)."""
+
+    channel: str | None = h("Channel")
+    uniqueid: str | None = h("Uniqueid", "UniqueID")
+    linkedid: str | None = h("Linkedid", "LinkedID")
+    state: int | None = h("ChannelState")
+    caller_num: str | None = h("CallerIDNum", "CallerIDnum")
+    caller_name: str | None = h("CallerIDName", "CallerIDname")
+    connected_num: str | None = h("ConnectedLineNum")
+    connected_name: str | None = h("ConnectedLineName")
+    context: str | None = h("Context")
+    exten: str | None = h("Exten")
+
+
+@dataclass(frozen=True, slots=True)
+class Newchannel(ChannelEvent):
+    """A channel was created."""
+
+
+@dataclass(frozen=True, slots=True)
+class Newstate(ChannelEvent):
+    """A channel changed state (Ring, Ringing, Up …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewCallerid(ChannelEvent):
+    """A channel's caller id changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewConnectedLine(ChannelEvent):
+    """A channel's connected line changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Newexten(ChannelEvent):
+    """A channel moved to a dialplan priority."""
+
+    application: str | None = h("Application")
+    app_data: str | None = h("AppData")
+
+
+@dataclass(frozen=True, slots=True)
+class VarSet(ChannelEvent):
+    """A channel (or global) variable was set."""
+
+    variable: str | None = h("Variable")
+    value: str | None = h("Value")
+
+
+@dataclass(frozen=True, slots=True)
+class HangupRequest(ChannelEvent):
+    """A hang-up was requested for the channel from outside it (the far end, AMI)."""
+
+    cause: int | None = h("Cause")
+
+
+@dataclass(frozen=True, slots=True)
+class SoftHangupRequest(ChannelEvent):
+    """The PBX asked the channel to hang up (dialplan Hangup(), shutdown …)."""
+
+    cause: int | None = h("Cause")
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup(ChannelEvent):
+    """A channel hung up, with its Q.850 cause."""
+
+    cause: int | None = h("Cause")
+    cause_txt: str | None = h("Cause-txt")
+
+
+@dataclass(frozen=True, slots=True)
+class MusicOnHoldStart(ChannelEvent):
+    """Music on hold started on a channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class MusicOnHoldStop(ChannelEvent):
+    """Music on hold stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold(ChannelEvent):
+    """A party put the call on hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unhold(ChannelEvent):
+    """A party took the call off hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class DTMFBegin(ChannelEvent):
+    """A DTMF digit started."""
+
+    digit: str | None = h("Digit")
+    direction: str | None = h("Direction")
+
+
+@dataclass(frozen=True, slots=True)
+class DTMFEnd(ChannelEvent):
+    """A DTMF digit ended."""
+
+    digit: str | None = h("Digit")
+    direction: str | None = h("Direction")
+    duration_ms: int | None = h("DurationMs")
+
+
+@dataclass(frozen=True, slots=True)
+class MixMonitorStart(ChannelEvent):
+    """Recording started on a channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class MixMonitorStop(ChannelEvent):
+    """Recording stopped on a channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserEvent(ChannelEvent):
+    """A dialplan or AMI UserEvent; all headers are kept."""
+
+    userevent: str | None = h("UserEvent")
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncAGIStart(ChannelEvent):
+    """A channel entered AGI(agi:async)."""
+
+    env: str | None = h("Env")
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncAGIExec(ChannelEvent):
+    """An AsyncAGI command finished (Result URL-encoded)."""
+
+    command_id: str | None = h("CommandId", "CommandID")
+    result: str | None = h("Result")
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncAGIEnd(ChannelEvent):
+    """A channel left AsyncAGI."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCallerJoin(ChannelEvent):
+    """A caller entered a queue."""
+
+    queue: str | None = h("Queue")
+    position: int | None = h("Position")
+    count: int | None = h("Count")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCallerLeave(ChannelEvent):
+    """A caller left a queue (answered, timed out, or after an abandon)."""
+
+    queue: str | None = h("Queue")
+    position: int | None = h("Position")
+    count: int | None = h("Count")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCallerAbandon(ChannelEvent):
+    """A caller hung up while waiting in a queue."""
+
+    queue: str | None = h("Queue")
+    position: int | None = h("Position")
+    original_position: int | None = h("OriginalPosition")
+    hold_time: int | None = h("HoldTime")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent(ChannelEvent):
+    """A queue event about a caller (the channel fields) and a member (the Dest* fields)."""
+
+    dest_channel: str | None = h("DestChannel")
+    dest_uniqueid: str | None = h("DestUniqueid", "DestUniqueID")
+    dest_linkedid: str | None = h("DestLinkedid", "DestLinkedID")
+    dest_caller_name: str | None = h("DestCallerIDName")
+    queue: str | None = h("Queue")
+    interface: str | None = h("Interface")
+    member_name: str | None = h("MemberName")
+    hold_time: int | None = h("HoldTime")
+    talk_time: int | None = h("TalkTime")
+    ring_time: int | None = h("RingTime")
+    reason: str | None = h("Reason")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCalled(AgentEvent):
+    """A queue member is being rung for a caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRingNoAnswer(AgentEvent):
+    """A queue member did not answer (RingTime in milliseconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnect(AgentEvent):
+    """A queue member answered (HoldTime, RingTime in seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentComplete(AgentEvent):
+    """A queue call ended (TalkTime, Reason caller|agent|transfer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDump(AgentEvent):
+    """A queue member hung up while the caller was being presented."""
+
+
+@dataclass(frozen=True, slots=True)
+class DialEvent(ChannelEvent):
+    """A dial attempt: the channel fields are the caller (may be empty), Dest* the callee."""
+
+    dest_channel: str | None = h("DestChannel")
+    dest_uniqueid: str | None = h("DestUniqueid", "DestUniqueID")
+    dest_linkedid: str | None = h("DestLinkedid", "DestLinkedID")
+    dest_caller_num: str | None = h("DestCallerIDNum")
+    dest_caller_name: str | None = h("DestCallerIDName")
+    dest_context: str | None = h("DestContext")
+    dest_exten: str | None = h("DestExten")
+    dial_string: str | None = h("DialString")
+    dial_status: str | None = h("DialStatus")
+
+
+@dataclass(frozen=True, slots=True)
+class DialBegin(DialEvent):
+    """A dial started."""
+
+
+@dataclass(frozen=True, slots=True)
+class DialState(DialEvent):
+    """A dial progressed (RINGING, PROGRESS …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnd(DialEvent):
+    """A dial ended (ANSWER, NOANSWER, BUSY, CANCEL …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalBridge(Event):
+    """The two halves of a Local channel were bridged."""
+
+    one_channel: str | None = h("LocalOneChannel")
+    one_uniqueid: str | None = h("LocalOneUniqueid", "LocalOneUniqueID")
+    one_linkedid: str | None = h("LocalOneLinkedid")
+    two_channel: str | None = h("LocalTwoChannel")
+    two_uniqueid: str | None = h("LocalTwoUniqueid", "LocalTwoUniqueID")
+    two_linkedid: str | None = h("LocalTwoLinkedid")
+    context: str | None = h("Context")
+    exten: str | None = h("Exten")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOptimizationBegin(Event):
+    """A Local channel pair started optimising itself away."""
+
+    one_channel: str | None = h("LocalOneChannel")
+    one_uniqueid: str | None = h("LocalOneUniqueid")
+    one_linkedid: str | None = h("LocalOneLinkedid")
+    two_channel: str | None = h("LocalTwoChannel")
+    two_uniqueid: str | None = h("LocalTwoUniqueid")
+    two_linkedid: str | None = h("LocalTwoLinkedid")
+    source_channel: str | None = h("SourceChannel")
+    source_uniqueid: str | None = h("SourceUniqueid")
+    dest_uniqueid: str | None = h("DestUniqueId", "DestUniqueid")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOptimizationEnd(Event):
+    """A Local channel pair finished optimising."""
+
+    one_channel: str | None = h("LocalOneChannel")
+    one_uniqueid: str | None = h("LocalOneUniqueid")
+    two_channel: str | None = h("LocalTwoChannel")
+    two_uniqueid: str | None = h("LocalTwoUniqueid")
+    success: str | None = h("Success")
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeEvent(Event):
+    """An event about a bridge."""
+
+    bridge_id: str | None = h("BridgeUniqueid", "BridgeUniqueID", "BridgeId", "BridgeID")
+    bridge_type: str | None = h("BridgeType")
+    bridge_technology: str | None = h("BridgeTechnology")
+    num_channels: int | None = h("BridgeNumChannels")
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeCreate(BridgeEvent):
+    """A bridge was created."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeDestroy(BridgeEvent):
+    """A bridge was destroyed."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeMerge(Event):
+    """Two bridges were merged (From… into To…)."""
+
+    to_bridge_id: str | None = h("ToBridgeUniqueid")
+    from_bridge_id: str | None = h("FromBridgeUniqueid")
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeChannelEvent(ChannelEvent):
+    """A channel entered or left a bridge."""
+
+    bridge_id: str | None = h("BridgeUniqueid", "BridgeUniqueID", "BridgeId", "BridgeID")
+    bridge_technology: str | None = h("BridgeTechnology")
+    num_channels: int | None = h("BridgeNumChannels")
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeEnter(BridgeChannelEvent):
+    """A channel entered a bridge."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeLeave(BridgeChannelEvent):
+    """A channel left a bridge."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlindTransfer(Event):
+    """A party blind-transferred the call to an extension."""
+
+    result: str | None = h("Result")
+    transferer_channel: str | None = h("TransfererChannel")
+    transferer_uniqueid: str | None = h("TransfererUniqueid")
+    transferer_linkedid: str | None = h("TransfererLinkedid")
+    transferee_channel: str | None = h("TransfereeChannel")
+    transferee_uniqueid: str | None = h("TransfereeUniqueid")
+    transferee_linkedid: str | None = h("TransfereeLinkedid")
+    bridge_id: str | None = h("BridgeUniqueid")
+    context: str | None = h("Context")
+    extension: str | None = h("Extension")
+
+
+@dataclass(frozen=True, slots=True)
+class AttendedTransfer(Event):
+    """A party completed an attended (consultative) transfer."""
+
+    result: str | None = h("Result")
+    orig_transferer_channel: str | None = h("OrigTransfererChannel")
+    orig_transferer_uniqueid: str | None = h("OrigTransfererUniqueid")
+    orig_transferer_linkedid: str | None = h("OrigTransfererLinkedid")
+    orig_bridge_id: str | None = h("OrigBridgeUniqueid")
+    second_transferer_channel: str | None = h("SecondTransfererChannel")
+    second_transferer_uniqueid: str | None = h("SecondTransfererUniqueid")
+    second_transferer_linkedid: str | None = h("SecondTransfererLinkedid")
+    second_bridge_id: str | None = h("SecondBridgeUniqueid")
+    transfer_target_channel: str | None = h("TransferTargetChannel")
+    transfer_target_uniqueid: str | None = h("TransferTargetUniqueid")
+    transfer_target_linkedid: str | None = h("TransferTargetLinkedid")
+    transferee_channel: str | None = h("TransfereeChannel")
+    transferee_uniqueid: str | None = h("TransfereeUniqueid")
+    transferee_linkedid: str | None = h("TransfereeLinkedid")
+    dest_type: str | None = h("DestType")
+    dest_bridge_id: str | None = h("DestBridgeUniqueid")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberEvent(Event):
+    """An event about a queue member (QueueMemberStatus/Added/Removed/Pause, list item)."""
+
+    queue: str | None = h("Queue")
+    member_name: str | None = h("MemberName", "Name")
+    interface: str | None = h("Interface", "Location")
+    state_interface: str | None = h("StateInterface")
+    status: int | None = h("Status")
+    paused: int | None = h("Paused")
+    paused_reason: str | None = h("PausedReason")
+    in_call: int | None = h("InCall")
+    calls_taken: int | None = h("CallsTaken")
+    last_call: int | None = h("LastCall")
+    action_id: str | None = h("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberStatus(QueueMemberEvent):
+    """A queue member's device state changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberAdded(QueueMemberEvent):
+    """A member was added to a queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberRemoved(QueueMemberEvent):
+    """A member was removed from a queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMemberPause(QueueMemberEvent):
+    """A member was paused or unpaused."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMember(QueueMemberEvent):
+    """QueueStatus list item: one member."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueParams(Event):
+    """QueueStatus list item: one queue's figures."""
+
+    queue: str | None = h("Queue")
+    max: int | None = h("Max")
+    strategy: str | None = h("Strategy")
+    calls: int | None = h("Calls")
+    hold_time: int | None = h("Holdtime")
+    talk_time: int | None = h("TalkTime")
+    completed: int | None = h("Completed")
+    abandoned: int | None = h("Abandoned")
+    service_level: int | None = h("ServiceLevel")
+    service_level_perf: float | None = h("ServicelevelPerf")
+    action_id: str | None = h("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry(ChannelEvent):
+    """QueueStatus list item: one waiting caller (Wait in seconds)."""
+
+    queue: str | None = h("Queue")
+    position: int | None = h("Position")
+    wait: int | None = h("Wait")
+    priority: int | None = h("Priority")
+    action_id: str | None = h("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class ListComplete(Event):
+    """The end of an event list (QueueStatusComplete, CoreShowChannelsComplete …)."""
+
+    event_list: str | None = h("EventList")
+    list_items: int | None = h("ListItems")
+    action_id: str | None = h("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatusComplete(ListComplete):
+    """End of a QueueStatus list."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoreShowChannelsComplete(ListComplete):
+    """End of a CoreShowChannels list."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusComplete(ListComplete):
+    """End of a Status list."""
+
+
+@dataclass(frozen=True, slots=True)
+class CoreShowChannel(ChannelEvent):
+    """CoreShowChannels list item: one live channel (Duration HH:MM:SS)."""
+
+    application: str | None = h("Application")
+    application_data: str | None = h("ApplicationData")
+    duration: str | None = h("Duration")
+    bridge_id: str | None = h("BridgeId", "BridgeID", "BridgeUniqueid")
+    action_id: str | None = h("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class Status(ChannelEvent):
+    """Status list item: one live channel (Seconds since creation)."""
+
+    application: str | None = h("Application")
+    seconds: int | None = h("Seconds")
+    bridge_id: str | None = h("BridgeID", "BridgeId")
+    action_id: str | None = h("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class Cdr(Event):
+    """A call detail record for one channel (times in PBX local time, whole seconds)."""
+
+    channel: str | None = h("Channel")
+    destination_channel: str | None = h("DestinationChannel")
+    uniqueid: str | None = h("UniqueID", "Uniqueid")
+    linkedid: str | None = h("LinkedID", "Linkedid")
+    source: str | None = h("Source")
+    destination: str | None = h("Destination")
+    start_time: str | None = h("StartTime")
+    answer_time: str | None = h("AnswerTime")
+    end_time: str | None = h("EndTime")
+    duration: int | None = h("Duration")
+    billable_seconds: int | None = h("BillableSeconds")
+    disposition: str | None = h("Disposition")
+    user_field: str | None = h("UserField")
+
+
+@dataclass(frozen=True, slots=True)
+class CEL(Event):
+    """A channel event logging record (EventTime in PBX local time, whole seconds)."""
+
+    event_name: str | None = h("EventName")
+    event_time: str | None = h("EventTime")
+    channel: str | None = h("Channel")
+    uniqueid: str | None = h("UniqueID", "Uniqueid")
+    linkedid: str | None = h("LinkedID", "Linkedid")
+    context: str | None = h("Context")
+    exten: str | None = h("Exten")
+    application: str | None = h("Application")
+    app_data: str | None = h("AppData")
+    peer: str | None = h("Peer")
+    extra: str | None = h("Extra")
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResponse(Event):
+    """The result of an asynchronous Originate (Response Success|Failure, Reason code)."""
+
+    response: str | None = h("Response")
+    channel: str | None = h("Channel")
+    uniqueid: str | None = h("Uniqueid", "UniqueID")
+    context: str | None = h("Context")
+    exten: str | None = h("Exten")
+    application: str | None = h("Application")
+    reason: int | None = h("Reason")
+    caller_num: str | None = h("CallerIDNum")
+    action_id: str | None = h("ActionID")
+
+
+@dataclass(frozen=True, slots=True)
+class FullyBooted(Event):
+    """Asterisk finished booting; Uptime tells a fresh boot from a new login."""
+
+    uptime: int | None = h("Uptime")
+    last_reload: int | None = h("LastReload")
+    status: str | None = h("Status")
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown(Event):
+    """Asterisk is shutting down (Restart: True when it will come back)."""
+
+    shutdown: str | None = h("Shutdown")
+    restart: str | None = h("Restart")
+
+
+@dataclass(frozen=True, slots=True)
+class Reload(Event):
+    """A module or the whole configuration was reloaded."""
+
+    module: str | None = h("Module")
+    status: str | None = h("Status")
+
+
+_CONVERTERS: dict[Any, Converter] = {
+    int | None: _int,
+    float | None: _float,
+    str | None: _str,
+}
+
+Decoder = Callable[[Frame, float | None], Event]
+
+
+def _make_decoder(cls: type[Event]) -> Decoder:
+    hints = get_type_hints(cls)
+    specs: list[tuple[str, tuple[str, ...], Converter]] = []
+    for f in dataclasses.fields(cls):
+        if f.name in ("name", "time", "index", "headers"):
+            continue
+        names = f.metadata.get("h") or ("".join(p.title() for p in f.name.split("_")),)
+        specs.append((f.name, names, _CONVERTERS.get(hints[f.name], _str)))
+    keep_headers = "headers" in {f.name for f in dataclasses.fields(cls)}
+    spec_tuple = tuple(specs)
+
+    def decode(frame: Frame, time: float | None) -> Event:
+        headers = frame.headers
+        get = headers.get
+        kwargs: dict[str, Any] = {}
+        for fname, names, conv in spec_tuple:
+            value = None
+            for hname in names:
+                value = get(hname)
+                if value is not None:
+                    break
+            kwargs[fname] = conv(value) if value is not None else None
+        if keep_headers:
+            kwargs["headers"] = headers
+        return cls(name=frame.name, time=time, index=frame.index, **kwargs)
+
+    return decode
+
+
+_TYPED: tuple[type[Event], ...] = (
+    Newchannel, Newstate, NewCallerid, NewConnectedLine, Newexten, VarSet,
+    HangupRequest, SoftHangupRequest, Hangup, MusicOnHoldStart, MusicOnHoldStop, Hold, Unhold,
+    DTMFBegin, DTMFEnd, MixMonitorStart, MixMonitorStop, UserEvent,
+    AsyncAGIStart, AsyncAGIExec, AsyncAGIEnd,
+    QueueCallerJoin, QueueCallerLeave, QueueCallerAbandon,
+    AgentCalled, AgentRingNoAnswer, AgentConnect, AgentComplete, AgentDump,
+    DialBegin, DialState, DialEnd, LocalBridge, LocalOptimizationBegin, LocalOptimizationEnd,
+    BridgeCreate, BridgeDestroy, BridgeMerge, BridgeEnter, BridgeLeave,
+    BlindTransfer, AttendedTransfer,
+    QueueMemberStatus, QueueMemberAdded, QueueMemberRemoved, QueueMemberPause,
+    QueueMember, QueueParams, QueueEntry, QueueStatusComplete,
+    CoreShowChannel, CoreShowChannelsComplete, Status, StatusComplete,
+    Cdr, CEL, OriginateResponse, FullyBooted, Shutdown, Reload,
+)  # fmt: skip
+
+DECODERS: dict[str, Decoder] = {cls.__name__: _make_decoder(cls) for cls in _TYPED}
+_unknown = _make_decoder(UnknownEvent)
+
+
+def decode_event(frame: Frame, time: float | None = None) -> Event:
+    """A typed event for a known event name, :class:`UnknownEvent` otherwise."""
+    decoder = DECODERS.get(frame.name)
+    if decoder is None:
+        return _unknown(frame, time)
+    return decoder(frame, time)
