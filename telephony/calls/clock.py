@@ -1,0 +1,66 @@
+"""The stream clock: one time per AMI frame, from the frame itself (docs/call-records.md, Time).
+
+Pure: nothing here reads the wall clock. Rule: a ``Timestamp`` header wins; else CEL ``EventTime``
+or Cdr ``EndTime`` read in the PBX's time zone; else the latest time seen. It never goes backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from telephony.ami.codec import Frame
+
+_LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class StreamClock:
+    """Assigns stream times (epoch seconds) to frames."""
+
+    __slots__ = ("_cache_key", "_cache_value", "now", "tz")
+
+    def __init__(self, tz: tzinfo | str = "UTC") -> None:
+        self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.now: float | None = None
+        self._cache_key = ""
+        self._cache_value = 0.0
+
+    def local_to_epoch(self, text: str) -> float | None:
+        """PBX-local ``YYYY-MM-DD HH:MM:SS[.ffffff]`` → epoch seconds (None if unreadable)."""
+        if text == self._cache_key:
+            return self._cache_value
+        try:
+            if "." in text:
+                parsed = datetime.strptime(text, _LOCAL_FORMAT + ".%f")
+            else:
+                parsed = datetime.strptime(text, _LOCAL_FORMAT)
+        except ValueError:
+            return None
+        value = parsed.replace(tzinfo=self.tz).timestamp()
+        self._cache_key, self._cache_value = text, value
+        return value
+
+    def advance(self, value: float | None) -> float | None:
+        """Move the clock to ``value`` unless that would go backwards; return the clock."""
+        if value is not None and (self.now is None or value > self.now):
+            self.now = value
+        return self.now
+
+    def time_of(self, frame: Frame) -> float | None:
+        """The stream time of ``frame`` (and advance the clock)."""
+        stamp = frame.find(b"Timestamp")
+        if stamp is not None:
+            try:
+                return self.advance(float(stamp))
+            except ValueError:
+                pass
+        name = frame.name
+        if name == "CEL":
+            text = frame.find(b"EventTime")
+            if text:
+                return self.advance(self.local_to_epoch(text))
+        elif name == "Cdr":
+            text = frame.find(b"EndTime")
+            if text:
+                return self.advance(self.local_to_epoch(text))
+        return self.now

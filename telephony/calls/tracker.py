@@ -1,0 +1,910 @@
+"""The call tracker: pure state machine from typed AMI events to finished call records.
+
+Theory of operation
+-------------------
+A *contact* is every channel sharing one Linkedid (docs/call-records.md is the rule book; this
+module implements it, and everything that decides a record's fields lives here). ``handle(event)``
+updates the contact the event belongs to and returns the records finished by it; nothing here
+reads a clock, a socket or a database: time is the event's stream time (see ``calls/clock.py``).
+
+Dispatch is one table from event class to a method ``(contact, event) -> None``. Channel events
+find their contact through the channel's Uniqueid (registered at first sight) and its Linkedid;
+a channel that shows up with a new Linkedid merges its old contact into the new one (Asterisk
+moves channels to the oldest Linkedid when calls are linked by a transfer).
+
+Sides: the first channel (Uniqueid = Linkedid), its Local partner and any channel that joined a
+queue as the caller are the *caller side*; everything else is the *agent side*. An agent-side
+channel counts for "who hung up" only once it was answered (state Up): members that were rung and
+never answered do not end calls.
+
+Finalisation: with CEL on the link (any CEL frame seen), ``LINKEDID_END``; otherwise the Hangup of
+the last live channel. If CEL is on but ``LINKEDID_END`` never comes, a contact with no live
+channel is closed after ``linger_s`` seconds of stream time. Finished contacts are evicted
+immediately; a bounded set of recently closed Linkedids makes late events harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from telephony.ami import events as ev
+from telephony.calls.record import (
+    CallRecord,
+    CloseReason,
+    Direction,
+    Disposition,
+    HangupBy,
+    Kind,
+    Outcome,
+)
+
+log = logging.getLogger("hotline.calls.tracker")
+
+STATE_UP = 6
+SHUTDOWN_FLAG = 4  # SoftHangupRequest Cause: Asterisk's AST_SOFTHANGUP_SHUTDOWN
+NORMAL_CAUSES = frozenset({0, 16, 17, 19})
+SPOOL_FAILED = "OutgoingSpoolFailed"
+IVR_USEREVENTS = frozenset({"HotlineMenu", "HotlineIvr"})
+SURVEY_USEREVENTS = frozenset({"SurveyResult", "HotlineSurvey"})
+VALID_RATINGS = frozenset({1, 2, 3})
+_LOCAL_HALF = re.compile(r"^(Local/.+);([12])$")
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;[12])?$")
+_CEL_CAUSE = re.compile(r'"hangupcause"\s*:\s*(\d+)')
+_DIAL_NUMBER = re.compile(r"^[^/]+/([^@/]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """What the tracker needs to know about the PBX's dialplan (config [pbx])."""
+
+    pbx: str = "pbx1"
+    survey_contexts: frozenset[str] = frozenset({"survey"})
+    internal_contexts: frozenset[str] = frozenset({"from-internal"})
+    linger_s: float = 10.0
+    recent_closed: int = 8192
+
+
+@dataclass(slots=True)
+class Channel:
+    """What the tracker knows of one channel."""
+
+    uniqueid: str
+    name: str
+    linkedid: str
+    state: int = 0
+    ever_up: bool = False
+    caller_num: str | None = None
+    caller_name: str | None = None
+    exten: str | None = None
+    context: str | None = None
+    hung_up: bool = False
+    requested: bool = False  # a (Soft)HangupRequest came before its Hangup
+    retired: bool = False  # left by a transfer: its hang-up ends nothing
+
+
+@dataclass(slots=True)
+class Contact:
+    """A contact in progress."""
+
+    linkedid: str
+    call_id: str
+    started: float | None
+    channels: dict[str, Channel] = field(default_factory=dict)
+    caller_side: set[str] = field(default_factory=set)
+    engaged: set[str] = field(default_factory=set)  # agent-side uids that took the call
+    last_time: float | None = None
+    ivr_path: list[str] = field(default_factory=list)
+    queue: str | None = None
+    queued_at: float | None = None
+    left_queue_at: float | None = None
+    abandoned: bool = False
+    abandon_hold: int | None = None
+    answered_at: float | None = None
+    agent: str | None = None
+    wait_s: float | None = None
+    talk_total: float | None = None
+    hangup_by: HangupBy | None = None
+    hangup_cause: int | None = None
+    recording: str | None = None
+    disposition: Disposition | None = None
+    work_order_id: str | None = None
+    survey: bool = False
+    survey_rating: int | None = None
+    originate_reason: int | None = None
+    dialed_fallback: str | None = None
+    transfers: int = 0
+    hold_started: dict[str, float] = field(default_factory=dict)
+    hold_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    idle_since: float | None = None  # all channels hung up, waiting for LINKEDID_END
+
+    def live(self) -> int:
+        return sum(1 for c in self.channels.values() if not c.hung_up)
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    """Counters for metrics and the status page."""
+
+    events: int = 0
+    contacts_opened: int = 0
+    records: int = 0
+    late_events: int = 0
+    orphan_events: int = 0
+    merges: int = 0
+
+
+def _num(value: str | None) -> str | None:
+    if not value or value == "<unknown>":
+        return None
+    return value
+
+
+def _local_partner_name(name: str) -> str | None:
+    m = _LOCAL_HALF.match(name)
+    if not m:
+        return None
+    return f"{m.group(1)};{'2' if m.group(2) == '1' else '1'}"
+
+
+def _party_name(channel: Channel) -> str:
+    if channel.caller_name and channel.caller_name != "<unknown>":
+        return channel.caller_name
+    return _CHANNEL_SUFFIX.sub("", channel.name)
+
+
+def _dt(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+Handler = Callable[["CallTracker", Contact, ev.Event], None]
+
+
+class CallTracker:
+    """Builds one :class:`CallRecord` per contact from a stream of typed events."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.contacts: dict[str, Contact] = {}
+        self._by_uid: dict[str, Contact] = {}
+        self._by_name: dict[str, str] = {}  # live channel name -> uniqueid
+        self._recent: OrderedDict[str, int] = OrderedDict()  # linkedid -> boot generation
+        self._merged_into: dict[str, str] = {}
+        self.cel_mode = False
+        self.boot = 1
+        self._boot_started: float | None = None
+        self._last_uptime: int | None = None
+        self.now: float | None = None
+        self.stats = TrackerStats()
+        self._warned: set[str] = set()
+
+    # ----------------------------------------------------------------- entry points
+
+    def handle(self, event: ev.Event) -> list[CallRecord]:
+        """Apply one event; return the records it finished (usually none)."""
+        self.stats.events += 1
+        if event.time is not None and (self.now is None or event.time > self.now):
+            self.now = event.time
+        done: list[CallRecord] = []
+        system = _SYSTEM_HANDLERS.get(type(event))
+        if system is not None:
+            done.extend(system(self, event))
+        else:
+            contact = self._contact_for(event)
+            if contact is not None:
+                if contact.started is None:
+                    contact.started = self.now
+                contact.last_time = self.now
+                handler = _HANDLERS.get(type(event))
+                if handler is not None:
+                    handler(self, contact, event)
+                done.extend(self._maybe_finish(contact, event))
+        if self.cel_mode and self.now is not None:
+            done.extend(self._expire_idle(self.now))
+        return done
+
+    def close_all(self, reason: CloseReason, time: float | None = None) -> list[CallRecord]:
+        """Finish every open contact (end of a log, PBX restart)."""
+        when = time if time is not None else self.now
+        out = []
+        for contact in list(self.contacts.values()):
+            if reason is CloseReason.PBX_RESTART and contact.hangup_by is None:
+                contact.hangup_by = HangupBy.SYSTEM
+            record = self._finish(contact, reason, when)
+            if record is not None:
+                out.append(record)
+        return out
+
+    def close_vanished(self, live_linkedids: Iterable[str], time: float | None) -> list[CallRecord]:
+        """After a resync: finish the contacts the PBX no longer has."""
+        alive = set(live_linkedids)
+        out = []
+        for contact in list(self.contacts.values()):
+            if contact.linkedid not in alive:
+                if contact.hangup_by is None:
+                    contact.hangup_by = HangupBy.SYSTEM
+                contact.notes.append("closed by resync: gone from the PBX while the link was down")
+                record = self._finish(contact, CloseReason.VANISHED, time)
+                if record is not None:
+                    out.append(record)
+        return out
+
+    # ----------------------------------------------------------------- contacts
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
+        else:
+            log.debug(message, *args)
+
+    def _open(self, linkedid: str) -> Contact | None:
+        if linkedid in self._merged_into:
+            target = self._merged_into[linkedid]
+            return self.contacts.get(target)
+        contact = self.contacts.get(linkedid)
+        if contact is not None:
+            return contact
+        gen = self._recent.get(linkedid)
+        call_id = f"{self.config.pbx}:{linkedid}"
+        if gen is not None:
+            if gen == self.boot:
+                self.stats.late_events += 1
+                return None
+            call_id = f"{call_id}#{self.boot}"
+        contact = Contact(linkedid=linkedid, call_id=call_id, started=self.now)
+        contact.caller_side.add(linkedid)
+        self.contacts[linkedid] = contact
+        self.stats.contacts_opened += 1
+        return contact
+
+    def _contact_for(self, event: ev.Event) -> Contact | None:
+        if isinstance(event, ev.ChannelEvent):
+            uid, linkedid = event.uniqueid, event.linkedid
+            if uid is None and linkedid is None:
+                return self._contact_by_dest(event)
+            known = self._by_uid.get(uid) if uid else None
+            if linkedid is None:
+                return known
+            if known is not None and known.linkedid != linkedid:
+                target = self._open(linkedid)
+                if target is not None and target is not known:
+                    self._merge(known, target)
+                return target
+            contact = known or self._open(linkedid)
+            if contact is not None and uid and uid not in contact.channels:
+                self._add_channel(contact, event)
+            return contact
+        if isinstance(event, ev.LocalBridge):
+            linkedid = event.one_linkedid or event.two_linkedid
+            if linkedid is None:
+                c = self._by_uid.get(event.one_uniqueid or "")
+                return c
+            return self._open(linkedid)
+        if isinstance(event, ev.CEL):
+            return None
+        if isinstance(event, ev.OriginateResponse):
+            return self._contact_for_originate(event)
+        if isinstance(event, ev.BlindTransfer):
+            return self._by_uid.get(event.transferer_uniqueid or "") or self._by_uid.get(
+                event.transferee_uniqueid or ""
+            )
+        if isinstance(event, ev.AttendedTransfer):
+            for uid in (
+                event.orig_transferer_uniqueid,
+                event.transferee_uniqueid,
+                event.second_transferer_uniqueid,
+            ):
+                contact = self._by_uid.get(uid or "")
+                if contact is not None:
+                    return contact
+        return None
+
+    def _contact_by_dest(self, event: ev.ChannelEvent) -> Contact | None:
+        dest_uid = getattr(event, "dest_uniqueid", None)
+        dest_linkedid = getattr(event, "dest_linkedid", None)
+        if dest_uid and dest_uid in self._by_uid:
+            return self._by_uid[dest_uid]
+        if dest_linkedid:
+            return self._open(dest_linkedid)
+        return None
+
+    def _contact_for_originate(self, event: ev.OriginateResponse) -> Contact | None:
+        uid = event.uniqueid
+        if uid and uid != "<unknown>":
+            return self._by_uid.get(uid)
+        dial = event.channel or ""
+        if not dial:
+            return None
+        prefix = dial + "-"
+        for contact in self.contacts.values():
+            first = contact.channels.get(contact.linkedid)
+            if first is not None and first.name.startswith(prefix):
+                return contact
+        return None
+
+    def _add_channel(self, contact: Contact, event: ev.ChannelEvent) -> None:
+        uid = event.uniqueid or ""
+        name = event.channel or uid
+        channel = Channel(uniqueid=uid, name=name, linkedid=contact.linkedid)
+        channel.exten = event.exten
+        channel.context = event.context
+        contact.channels[uid] = channel
+        self._by_uid[uid] = contact
+        self._by_name[name] = uid
+        if not isinstance(event, ev.Newchannel):
+            self.stats.orphan_events += 1
+            self._warn_once(
+                "midcall",
+                "event %s #%d: channel %s first seen mid-call (log started mid-call or "
+                "events were lost); tracking it from here",
+                event.name,
+                event.index,
+                name,
+            )
+        partner_name = _local_partner_name(name)
+        if partner_name:
+            partner_uid = self._by_name.get(partner_name)
+            if partner_uid and partner_uid in contact.caller_side:
+                contact.caller_side.add(uid)
+            if uid in contact.caller_side and partner_uid:
+                contact.caller_side.add(partner_uid)
+        if contact.linkedid == uid and name.startswith(SPOOL_FAILED):
+            contact.notes.append("originate failure handler")
+        if event.context in self.config.survey_contexts:
+            contact.survey = True
+
+    def _merge(self, old: Contact, new: Contact) -> None:
+        """Move every channel of ``old`` into ``new`` (a transfer linked two calls)."""
+        self.stats.merges += 1
+        for uid, channel in old.channels.items():
+            channel.linkedid = new.linkedid
+            new.channels[uid] = channel
+            self._by_uid[uid] = new
+        new.caller_side |= old.caller_side
+        new.engaged |= old.engaged
+        if old.started is not None and (new.started is None or old.started < new.started):
+            new.started = old.started
+        if not new.ivr_path:
+            new.ivr_path = old.ivr_path
+        for attr in (
+            "queue", "queued_at", "answered_at", "agent", "wait_s", "recording",
+            "disposition", "work_order_id", "left_queue_at",
+        ):  # fmt: skip
+            if getattr(new, attr) is None:
+                setattr(new, attr, getattr(old, attr))
+        new.abandoned = new.abandoned or old.abandoned
+        new.transfers += old.transfers
+        new.hold_s += old.hold_s
+        new.survey = new.survey or old.survey
+        if old.talk_total is not None:
+            new.talk_total = (new.talk_total or 0) + old.talk_total
+        new.notes.extend(old.notes)
+        new.notes.append(f"linked with {old.call_id}")
+        del self.contacts[old.linkedid]
+        self._merged_into[old.linkedid] = new.linkedid
+        self._remember(old.linkedid)
+
+    def _remember(self, linkedid: str) -> None:
+        self._recent[linkedid] = self.boot
+        self._recent.move_to_end(linkedid)
+        while len(self._recent) > self.config.recent_closed:
+            old, _ = self._recent.popitem(last=False)
+            self._merged_into.pop(old, None)
+
+    # ----------------------------------------------------------------- finishing
+
+    def _maybe_finish(self, contact: Contact, event: ev.Event) -> list[CallRecord]:
+        if not isinstance(event, ev.Hangup):
+            return []
+        if contact.live() > 0:
+            return []
+        if self.cel_mode:
+            contact.idle_since = self.now
+            return []
+        record = self._finish(contact, CloseReason.HANGUP, self.now)
+        return [record] if record is not None else []
+
+    def _expire_idle(self, now: float) -> list[CallRecord]:
+        out = []
+        for contact in list(self.contacts.values()):
+            if contact.idle_since is not None and now - contact.idle_since >= self.config.linger_s:
+                record = self._finish(contact, CloseReason.HANGUP, contact.idle_since)
+                if record is not None:
+                    out.append(record)
+        return out
+
+    def _finish(
+        self, contact: Contact, reason: CloseReason, when: float | None
+    ) -> CallRecord | None:
+        self.contacts.pop(contact.linkedid, None)
+        self._remember(contact.linkedid)
+        for uid, channel in contact.channels.items():
+            self._by_uid.pop(uid, None)
+            if self._by_name.get(channel.name) == uid:
+                del self._by_name[channel.name]
+        if contact.channels and all(c.name.startswith(SPOOL_FAILED) for c in contact.channels.values()):
+            return None
+        if not contact.channels:
+            return None
+        self.stats.records += 1
+        return self._build(contact, reason, when)
+
+    def _build(self, c: Contact, reason: CloseReason, when: float | None) -> CallRecord:
+        ended = when if when is not None else c.last_time
+        first = c.channels.get(c.linkedid)
+        caller_chan = first or next(
+            (c.channels[u] for u in c.caller_side if u in c.channels), None
+        )
+        caller = _num(caller_chan.caller_num) if caller_chan else None
+        if caller is None:
+            for uid in c.caller_side:
+                ch = c.channels.get(uid)
+                if ch is not None and _num(ch.caller_num):
+                    caller = _num(ch.caller_num)
+                    break
+        dialed = None
+        if first is not None and first.exten and first.exten != "s":
+            dialed = first.exten
+        dialed = dialed or c.dialed_fallback
+        kind = Kind.SURVEY if c.survey else Kind.CITIZEN
+        if (
+            kind is Kind.CITIZEN
+            and first is not None
+            and first.context in self.config.internal_contexts
+            and c.queue is None
+        ):
+            kind = Kind.INTERNAL
+        caller_up = any(
+            c.channels[u].ever_up for u in c.caller_side if u in c.channels
+        )
+        talk = c.talk_total
+        if talk is None and c.answered_at is not None and ended is not None:
+            talk = max(0.0, ended - c.answered_at)
+        wait = c.wait_s
+        if wait is None and c.queued_at is not None:
+            if c.abandoned and c.abandon_hold is not None:
+                wait = float(c.abandon_hold)
+            elif c.left_queue_at is not None:
+                wait = c.left_queue_at - c.queued_at
+            elif ended is not None:
+                wait = ended - c.queued_at
+        hangup_by = c.hangup_by
+        if kind is Kind.SURVEY:
+            outcome = self._survey_outcome(c, caller_up)
+            if not caller_up:
+                hangup_by = None
+        else:
+            outcome = self._citizen_outcome(c, caller_up, hangup_by)
+        return CallRecord(
+            call_id=c.call_id,
+            pbx=self.config.pbx,
+            linkedid=c.linkedid,
+            direction=Direction.OUTBOUND if kind is Kind.SURVEY else Direction.INBOUND,
+            kind=kind,
+            caller=caller,
+            dialed=dialed,
+            started_at=_dt(c.started),
+            ivr_path=tuple(c.ivr_path),
+            queue=c.queue,
+            queued_at=_dt(c.queued_at),
+            answered_at=_dt(c.answered_at),
+            agent=c.agent,
+            ended_at=_dt(ended),
+            wait_s=wait,
+            talk_s=talk,
+            outcome=outcome,
+            hangup_cause=c.hangup_cause,
+            hangup_by=hangup_by,
+            recording=c.recording,
+            disposition=c.disposition,
+            work_order_id=c.work_order_id,
+            survey_rating=c.survey_rating if kind is Kind.SURVEY else None,
+            close_reason=reason,
+            transfers=c.transfers,
+            hold_s=c.hold_s,
+            notes=tuple(c.notes),
+        )
+
+    @staticmethod
+    def _citizen_outcome(c: Contact, caller_up: bool, hangup_by: HangupBy | None) -> Outcome:
+        if c.answered_at is not None:
+            return Outcome.ANSWERED
+        if c.abandoned:
+            return Outcome.ABANDONED_QUEUE
+        if c.left_queue_at is not None:
+            return Outcome.NO_AGENT
+        if not caller_up and c.hangup_cause is not None and c.hangup_cause not in NORMAL_CAUSES:
+            return Outcome.FAILED
+        if hangup_by is HangupBy.SYSTEM:
+            return Outcome.SELF_SERVICE
+        return Outcome.ABANDONED_IVR
+
+    @staticmethod
+    def _survey_outcome(c: Contact, caller_up: bool) -> Outcome:
+        if c.survey_rating in VALID_RATINGS:
+            return Outcome.SURVEY_COMPLETED
+        if not caller_up:
+            if c.hangup_cause == 17 or c.originate_reason == 5:
+                return Outcome.SURVEY_BUSY
+            return Outcome.SURVEY_NO_ANSWER
+        return Outcome.SURVEY_REFUSED
+
+    # ----------------------------------------------------------------- helpers
+
+    def _side_is_caller(self, contact: Contact, uid: str | None) -> bool:
+        return uid is not None and uid in contact.caller_side
+
+    def _mark_caller(self, contact: Contact, uid: str | None, name: str | None) -> None:
+        if not uid:
+            return
+        contact.caller_side.add(uid)
+        partner = _local_partner_name(name or "")
+        if partner:
+            puid = self._by_name.get(partner)
+            if puid:
+                contact.caller_side.add(puid)
+
+    def _engage(self, contact: Contact, uid: str | None, name: str | None) -> None:
+        if not uid:
+            return
+        contact.engaged.add(uid)
+        partner = _local_partner_name(name or "")
+        if partner:
+            puid = self._by_name.get(partner)
+            if puid:
+                contact.engaged.add(puid)
+
+    def _signal(self, contact: Contact, who: HangupBy) -> None:
+        if contact.hangup_by is None:
+            contact.hangup_by = who
+
+    # ----------------------------------------------------------------- channel events
+
+    def _on_newchannel(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.ChannelEvent)
+        channel = contact.channels.get(event.uniqueid or "")
+        if channel is None:
+            return
+        channel.state = event.state or 0
+        channel.caller_num = event.caller_num
+        channel.caller_name = event.caller_name
+        channel.exten = event.exten
+        channel.context = event.context
+        if channel.state == STATE_UP:
+            channel.ever_up = True
+
+    def _on_channel_update(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.ChannelEvent)
+        channel = contact.channels.get(event.uniqueid or "")
+        if channel is None:
+            return
+        if event.state is not None:
+            channel.state = event.state
+            if event.state == STATE_UP:
+                channel.ever_up = True
+        if isinstance(event, ev.NewCallerid) or channel.caller_num in (None, "<unknown>"):
+            channel.caller_num = event.caller_num
+            channel.caller_name = event.caller_name
+        if isinstance(event, ev.Newexten) and event.context in self.config.survey_contexts:
+            contact.survey = True
+
+    def _on_local_bridge(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.LocalBridge)
+        one, two = event.one_uniqueid, event.two_uniqueid
+        if one in contact.caller_side and two:
+            contact.caller_side.add(two)
+        elif two in contact.caller_side and one:
+            contact.caller_side.add(one)
+
+    def _on_varset(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.VarSet)
+        var, value = event.variable or "", event.value or ""
+        if var == "HOTLINE_IVR_PATH":
+            contact.ivr_path = [p for p in re.split(r"[/,]", value) if p]
+        elif var == "MIXMONITOR_FILENAME":
+            if contact.recording is None and value:
+                contact.recording = value
+        elif var == "HOTLINE_SURVEY":
+            if value and value not in ("0", "no", "false"):
+                contact.survey = True
+        elif var == "HOTLINE_RECORDING" and value:
+            contact.recording = value
+
+    def _on_user_event(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.UserEvent)
+        name = event.userevent or ""
+        headers = event.headers
+        if name in IVR_USEREVENTS:
+            choice = headers.get("Choice")
+            if choice:
+                contact.ivr_path.append(choice)
+        elif name == "HotlineDisposition":
+            value = headers.get("Disposition", "")
+            try:
+                contact.disposition = Disposition(value)
+            except ValueError:
+                self._warn_once("disp", "event #%d: unknown disposition %r", event.index, value)
+            wo = headers.get("WorkOrderId") or headers.get("WorkOrderID")
+            if wo:
+                contact.work_order_id = wo
+        elif name in SURVEY_USEREVENTS:
+            contact.survey = True
+            raw = headers.get("Rating") or headers.get("Result") or ""
+            try:
+                rating = int(raw)
+            except ValueError:
+                rating = None
+            contact.survey_rating = rating if rating in VALID_RATINGS else None
+
+    def _on_hangup_request(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.HangupRequest | ev.SoftHangupRequest)
+        uid = event.uniqueid
+        channel = contact.channels.get(uid or "")
+        if channel is None or channel.retired:
+            return
+        channel.requested = True
+        soft = isinstance(event, ev.SoftHangupRequest)
+        if soft and event.cause == SHUTDOWN_FLAG:
+            self._signal(contact, HangupBy.SYSTEM)
+        elif self._side_is_caller(contact, uid):
+            self._signal(contact, HangupBy.SYSTEM if soft else HangupBy.CALLER)
+        elif channel.ever_up and not self._is_ringing_only(contact, uid):
+            self._signal(contact, HangupBy.AGENT)
+
+    def _is_ringing_only(self, contact: Contact, uid: str | None) -> bool:
+        """An agent-side channel that never took part in the call (rung, not answered)."""
+        if uid in contact.engaged:
+            return False
+        # Up but never connected (e.g. a member answered after the caller left): still agent.
+        return False
+
+    def _on_hangup(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.Hangup)
+        uid = event.uniqueid or ""
+        channel = contact.channels.get(uid)
+        if channel is None:
+            return
+        channel.hung_up = True
+        for key in [k for k in contact.hold_started if k == uid]:
+            contact.hold_s += (self.now or 0) - contact.hold_started.pop(key)
+        if self._by_name.get(channel.name) == uid:
+            del self._by_name[channel.name]
+        caller = self._side_is_caller(contact, uid)
+        if caller and contact.hangup_cause is None:
+            contact.hangup_cause = event.cause
+        if not channel.requested and not channel.retired:
+            if caller:
+                self._signal(contact, HangupBy.CALLER)
+            elif channel.ever_up:
+                self._signal(contact, HangupBy.AGENT)
+
+    def _on_hold(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.ChannelEvent)
+        if event.uniqueid and self.now is not None:
+            contact.hold_started.setdefault(event.uniqueid, self.now)
+
+    def _on_unhold(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.ChannelEvent)
+        start = contact.hold_started.pop(event.uniqueid or "", None)
+        if start is not None and self.now is not None:
+            contact.hold_s += self.now - start
+
+    def _on_mixmonitor(self, contact: Contact, event: ev.Event) -> None:
+        contact.notes.append("recorded") if "recorded" not in contact.notes else None
+
+    # ----------------------------------------------------------------- queue events
+
+    def _on_queue_join(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.QueueCallerJoin)
+        self._mark_caller(contact, event.uniqueid, event.channel)
+        contact.queue = event.queue
+        if contact.queued_at is None:
+            contact.queued_at = self.now
+        contact.left_queue_at = None
+
+    def _on_queue_leave(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.QueueCallerLeave)
+        if contact.answered_at is None:
+            contact.left_queue_at = self.now
+
+    def _on_queue_abandon(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.QueueCallerAbandon)
+        if contact.answered_at is None:
+            contact.abandoned = True
+            contact.abandon_hold = event.hold_time
+            self._signal(contact, HangupBy.CALLER)
+
+    def _on_agent_connect(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.AgentConnect)
+        self._mark_caller(contact, event.uniqueid, event.channel)
+        self._engage(contact, event.dest_uniqueid, event.dest_channel)
+        if contact.answered_at is None:
+            contact.answered_at = self.now
+            contact.wait_s = float(event.hold_time) if event.hold_time is not None else None
+        contact.queue = event.queue or contact.queue
+        contact.agent = event.member_name or event.interface or contact.agent
+        contact.abandoned = False
+        contact.left_queue_at = None
+
+    def _on_agent_complete(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.AgentComplete)
+        if event.talk_time is not None:
+            contact.talk_total = (contact.talk_total or 0.0) + event.talk_time
+        if event.reason == "caller":
+            self._signal(contact, HangupBy.CALLER)
+        elif event.reason == "agent":
+            self._signal(contact, HangupBy.AGENT)
+        elif event.reason == "transfer":
+            self._retire(contact, event.dest_uniqueid, event.dest_channel)
+
+    def _retire(self, contact: Contact, uid: str | None, name: str | None) -> None:
+        for u in (uid, self._by_name.get(_local_partner_name(name or "") or "")):
+            if u and u in contact.channels:
+                contact.channels[u].retired = True
+                contact.engaged.discard(u)
+
+    # ----------------------------------------------------------------- bridges, transfers
+
+    def _on_bridge_enter(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.BridgeEnter)
+        bridge = event.bridge_id or ""
+        members = self._bridges.setdefault(bridge, set())
+        members.add(event.uniqueid or "")
+        callers = [u for u in members if u in contact.caller_side]
+        agents = [u for u in members if u not in contact.caller_side and u in contact.channels]
+        if not callers or not agents:
+            return
+        if contact.answered_at is None:
+            contact.answered_at = self.now
+        for uid in agents:
+            channel = contact.channels[uid]
+            if uid not in contact.engaged:
+                self._engage(contact, uid, channel.name)
+                if contact.transfers or contact.agent is None:
+                    contact.agent = _party_name(channel)
+
+    def _on_bridge_leave(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.BridgeLeave)
+        members = self._bridges.get(event.bridge_id or "")
+        if members is not None:
+            members.discard(event.uniqueid or "")
+            if not members:
+                del self._bridges[event.bridge_id or ""]
+
+    def _on_blind_transfer(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.BlindTransfer)
+        if event.result and event.result != "Success":
+            return
+        contact.transfers += 1
+        contact.notes.append(f"blind transfer to {event.extension}@{event.context}")
+        contact.hangup_by = None
+        self._retire(contact, event.transferer_uniqueid, event.transferer_channel)
+
+    def _on_attended_transfer(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.AttendedTransfer)
+        if event.result and event.result != "Success":
+            return
+        contact.transfers += 1
+        contact.notes.append("attended transfer")
+        contact.hangup_by = None
+        self._retire(contact, event.orig_transferer_uniqueid, event.orig_transferer_channel)
+        self._retire(contact, event.second_transferer_uniqueid, event.second_transferer_channel)
+        target = event.transfer_target_uniqueid
+        if target and target in contact.channels:
+            contact.agent = _party_name(contact.channels[target])
+
+    def _on_originate(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.OriginateResponse)
+        if event.context in self.config.survey_contexts:
+            contact.survey = True
+        if event.response == "Failure":
+            contact.originate_reason = event.reason
+            m = _DIAL_NUMBER.match(event.channel or "")
+            if m and contact.dialed_fallback is None:
+                contact.dialed_fallback = m.group(1)
+
+    # ----------------------------------------------------------------- system events
+
+    def _sys_cel(self, event: ev.Event) -> list[CallRecord]:
+        assert isinstance(event, ev.CEL)
+        self.cel_mode = True
+        if event.event_name == "HANGUP":
+            self._cel_hangup(event)
+            return []
+        if event.event_name != "LINKEDID_END" or not event.linkedid:
+            return []
+        linkedid = event.linkedid
+        if linkedid in self._merged_into:
+            return []
+        contact = self.contacts.get(linkedid)
+        if contact is None:
+            return []
+        record = self._finish(contact, CloseReason.LINKEDID_END, self.now)
+        return [record] if record is not None else []
+
+    def _cel_hangup(self, event: ev.CEL) -> None:
+        contact = self._by_uid.get(event.uniqueid or "")
+        if contact is None or contact.hangup_cause is not None:
+            return
+        if not self._side_is_caller(contact, event.uniqueid):
+            return
+        match = _CEL_CAUSE.search(event.extra or "")
+        if match:
+            contact.hangup_cause = int(match.group(1))
+
+    def _sys_shutdown(self, event: ev.Event) -> list[CallRecord]:
+        records = self.close_all(CloseReason.PBX_RESTART, self.now)
+        self.boot += 1
+        self._boot_started = None
+        self._last_uptime = None
+        return records
+
+    def _sys_fully_booted(self, event: ev.Event) -> list[CallRecord]:
+        assert isinstance(event, ev.FullyBooted)
+        uptime = event.uptime
+        if uptime is None:
+            return []
+        new_boot = False
+        if self._last_uptime is not None and uptime < self._last_uptime:
+            new_boot = True
+        if self.now is not None:
+            started = self.now - uptime
+            if self._boot_started is not None and abs(started - self._boot_started) > 5:
+                new_boot = True
+            self._boot_started = started
+        self._last_uptime = uptime
+        if not new_boot:
+            return []
+        records = self.close_all(CloseReason.PBX_RESTART, self.now)
+        self.boot += 1
+        return records
+
+    @property
+    def _bridges(self) -> dict[str, set[str]]:
+        return self.__dict__.setdefault("_bridge_members", {})  # type: ignore[no-any-return]
+
+
+_HANDLERS: dict[type[ev.Event], Handler] = {
+    ev.Newchannel: CallTracker._on_newchannel,
+    ev.Newstate: CallTracker._on_channel_update,
+    ev.NewCallerid: CallTracker._on_channel_update,
+    ev.Newexten: CallTracker._on_channel_update,
+    ev.LocalBridge: CallTracker._on_local_bridge,
+    ev.VarSet: CallTracker._on_varset,
+    ev.UserEvent: CallTracker._on_user_event,
+    ev.HangupRequest: CallTracker._on_hangup_request,
+    ev.SoftHangupRequest: CallTracker._on_hangup_request,
+    ev.Hangup: CallTracker._on_hangup,
+    ev.Hold: CallTracker._on_hold,
+    ev.Unhold: CallTracker._on_unhold,
+    ev.MixMonitorStart: CallTracker._on_mixmonitor,
+    ev.QueueCallerJoin: CallTracker._on_queue_join,
+    ev.QueueCallerLeave: CallTracker._on_queue_leave,
+    ev.QueueCallerAbandon: CallTracker._on_queue_abandon,
+    ev.AgentConnect: CallTracker._on_agent_connect,
+    ev.AgentComplete: CallTracker._on_agent_complete,
+    ev.BridgeEnter: CallTracker._on_bridge_enter,
+    ev.BridgeLeave: CallTracker._on_bridge_leave,
+    ev.BlindTransfer: CallTracker._on_blind_transfer,
+    ev.AttendedTransfer: CallTracker._on_attended_transfer,
+    ev.OriginateResponse: CallTracker._on_originate,
+}
+
+SystemHandler = Callable[[CallTracker, ev.Event], list[CallRecord]]
+_SYSTEM_HANDLERS: dict[type[ev.Event], SystemHandler] = {
+    ev.CEL: CallTracker._sys_cel,
+    ev.Shutdown: CallTracker._sys_shutdown,
+    ev.FullyBooted: CallTracker._sys_fully_booted,
+}
+
+# Event names the tracker reads; the pipeline decodes only these (plus prefiltered
+# CEL, VarSet and Newexten frames) and skips the rest by name.
+TRACKED_EVENTS: frozenset[str] = frozenset(
+    cls.__name__ for cls in (*_HANDLERS, *_SYSTEM_HANDLERS)
+) | frozenset({"DialBegin", "DialEnd", "AgentCalled", "AgentRingNoAnswer", "AgentDump"})
