@@ -409,11 +409,7 @@ class AmiCodec:
                 while j < len(parts) and END_COMMAND not in parts[j]:
                     j += 1
                 if j == len(parts):
-                    # Either Asterisk >= 14 style (Output: headers, no marker) or cut short.
-                    if b"\nOutput:" in parts[i] or b"\r\nMessage:" in parts[i]:
-                        i += 1
-                        continue
-                    return False
+                    return False  # the body is not complete yet: the careful path waits
                 parts[i : j + 1] = [b"\r\n\r\n".join(parts[i : j + 1])]
             i += 1
         return True
@@ -421,6 +417,16 @@ class AmiCodec:
     def _next_careful(self) -> Frame | None:
         buf = self._buf
         while True:
+            if self._skipping:
+                # Resync after an oversized frame: drop bytes up to the next blank line. Keep
+                # the last 3 bytes, which may be the start of the terminator.
+                end, nxt = self._find_end(self._pos)
+                if end < 0:
+                    self._pos = max(self._pos, len(buf) - 3)
+                    return None
+                self._skipping = False
+                self._pos = nxt
+                continue
             start = self._pos
             # Blank lines between frames are allowed (and seen after a banner in hand logs).
             while start < len(buf) and buf[start] in (0x0D, 0x0A):
@@ -428,14 +434,6 @@ class AmiCodec:
             self._pos = start
             if start >= len(buf):
                 return None
-            if self._skipping:
-                end, nxt = self._find_end(start)
-                if end < 0:
-                    self._pos = max(start, len(buf) - 3)
-                    return None
-                self._skipping = False
-                self._pos = nxt
-                continue
             offset = self._consumed + start
             if buf.startswith(BANNER_PREFIX, start):
                 nl = buf.find(b"\n", start)
@@ -492,10 +490,8 @@ class AmiCodec:
         buf = self._buf
         marker = buf.find(END_COMMAND, start)
         if marker < 0:
-            # Asterisk ≥ 14 answers Command with Output: headers and no marker: a normal frame.
-            end, nxt = self._find_end(start)
-            if end >= 0 and buf.find(b"\n", start, end) >= 0:
-                return end, nxt
+            # Only Asterisk <= 13 answers with "Follows", and it always ends the body with
+            # the marker; the size limit stops a peer that never sends it.
             return -1, -1
         nl = buf.find(b"\n", marker)
         if nl < 0:

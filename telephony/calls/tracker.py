@@ -105,6 +105,7 @@ class Contact:
     abandoned: bool = False
     abandon_hold: int | None = None
     answered_at: float | None = None
+    answered: bool = False  # an agent took the call (AgentComplete proves it even unseen)
     agent: str | None = None
     wait_s: float | None = None
     talk_total: float | None = None
@@ -334,6 +335,8 @@ class CallTracker:
         channel = Channel(uniqueid=uid, name=name, linkedid=contact.linkedid)
         channel.exten = event.exten
         channel.context = event.context
+        channel.caller_num = event.caller_num
+        channel.caller_name = event.caller_name
         contact.channels[uid] = channel
         self._by_uid[uid] = contact
         self._by_name[name] = uid
@@ -379,6 +382,7 @@ class CallTracker:
             if getattr(new, attr) is None:
                 setattr(new, attr, getattr(old, attr))
         new.abandoned = new.abandoned or old.abandoned
+        new.answered = new.answered or old.answered
         new.transfers += old.transfers
         new.hold_s += old.hold_s
         new.survey = new.survey or old.survey
@@ -513,7 +517,7 @@ class CallTracker:
 
     @staticmethod
     def _citizen_outcome(c: Contact, caller_up: bool, hangup_by: HangupBy | None) -> Outcome:
-        if c.answered_at is not None:
+        if c.answered or c.answered_at is not None:
             return Outcome.ANSWERED
         if c.abandoned:
             return Outcome.ABANDONED_QUEUE
@@ -724,6 +728,7 @@ class CallTracker:
         assert isinstance(event, ev.AgentConnect)
         self._mark_caller(contact, event.uniqueid, event.channel)
         self._engage(contact, event.dest_uniqueid, event.dest_channel)
+        contact.answered = True
         if contact.answered_at is None:
             contact.answered_at = self.now
             contact.wait_s = float(event.hold_time) if event.hold_time is not None else None
@@ -734,6 +739,9 @@ class CallTracker:
 
     def _on_agent_complete(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.AgentComplete)
+        self._mark_caller(contact, event.uniqueid, event.channel)
+        contact.answered = True
+        contact.queue = contact.queue or event.queue
         if event.talk_time is not None:
             contact.talk_total = (contact.talk_total or 0.0) + event.talk_time
         if event.reason == "caller":
@@ -760,6 +768,7 @@ class CallTracker:
         agents = [u for u in members if u not in contact.caller_side and u in contact.channels]
         if not callers or not agents:
             return
+        contact.answered = True
         if contact.answered_at is None:
             contact.answered_at = self.now
         for uid in agents:
