@@ -10,7 +10,11 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time as dtime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 from telephony import __version__
 
@@ -70,11 +74,6 @@ class _Progress:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay AMI logs into the database (or serve them as an AMI server)."""
-    from telephony.calls.clock import StreamClock
-    from telephony.calls.tracker import CallTracker, TrackerConfig
-    from telephony.pipeline import Pipeline
-    from telephony.replay import ReplayError, replay
-
     paths = [Path(p) for p in args.files]
     for path in paths:
         if not path.is_file():
@@ -87,10 +86,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 0
     from storage.engine import make_engine
     from storage.schema import migrate
-    from storage.writer import CallWriter
 
     engine = make_engine(args.db)
-    migrate(engine)
+    try:
+        migrate(engine)
+        return _replay_into(args, paths, engine, speed)
+    finally:
+        engine.dispose()
+
+
+def _replay_into(args: argparse.Namespace, paths: list[Path], engine: Engine, speed: float | None) -> int:
+    from storage.writer import CallWriter
+    from telephony.calls.clock import StreamClock
+    from telephony.calls.tracker import CallTracker, TrackerConfig
+    from telephony.pipeline import Pipeline
+    from telephony.replay import ReplayError, replay
+
     writer = CallWriter(engine)
     pending: list = []
 
@@ -174,13 +185,16 @@ def cmd_calls(args: argparse.Namespace) -> int:
     if start and end and end <= start:
         raise UsageError(f"--to {args.to} is not after --from {args.from_}")
     engine = make_engine(args.db)
-    migrate(engine)
-    records = iter_calls(engine, start=start, end=end)
-    out = sys.stdout
-    if args.format == "csv":
-        write_csv(records, out, tz=tz if args.tz != "UTC" else None)
-    else:
-        write_jsonl(records, out, tz=tz if args.tz != "UTC" else None)
+    try:
+        migrate(engine)
+        records = iter_calls(engine, start=start, end=end)
+        shown = tz if args.tz != "UTC" else None
+        if args.format == "csv":
+            write_csv(records, sys.stdout, tz=shown)
+        else:
+            write_jsonl(records, sys.stdout, tz=shown)
+    finally:
+        engine.dispose()
     return 0
 
 
