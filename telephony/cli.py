@@ -8,13 +8,16 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time as dtime, tzinfo
+from datetime import date, datetime, tzinfo
+from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from telephony.calls.record import CallRecord
 
 from telephony import __version__
 
@@ -95,7 +98,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def _replay_into(args: argparse.Namespace, paths: list[Path], engine: Engine, speed: float | None) -> int:
+def _replay_into(
+    args: argparse.Namespace, paths: list[Path], engine: Engine, speed: float | None
+) -> int:
     from storage.writer import CallWriter
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker, TrackerConfig
@@ -103,9 +108,9 @@ def _replay_into(args: argparse.Namespace, paths: list[Path], engine: Engine, sp
     from telephony.replay import ReplayError, replay
 
     writer = CallWriter(engine)
-    pending: list = []
+    pending: list[CallRecord] = []
 
-    def sink(records: list) -> None:
+    def sink(records: list[CallRecord]) -> None:
         pending.extend(records)
         if len(pending) >= args.batch:
             writer.write(pending)

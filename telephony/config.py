@@ -53,7 +53,7 @@ MIN_TOKEN_LENGTH = 16
 
 _PBX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _CONTEXT = re.compile(r"[^\s,;\[\]|]{1,79}")
-_DB_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+]*)://(?P<rest>.*)", re.DOTALL)
+_DB_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+]*)://.*", re.DOTALL)
 _URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):([^/@]*)@")
 _SIZE = re.compile(r"\s*(\d+)\s*([KMGT]i?B|B)?\s*", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -151,8 +151,11 @@ def _read_token_file(path: Path) -> dict[str, list[str]]:
     return tokens
 
 
-def _reason(exc: BaseException) -> str:
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    # Never str() a UnicodeDecodeError: it quotes a byte of the file, which may be a secret.
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return exc.strerror or str(exc)
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -291,7 +294,7 @@ class AmiSettings(_Section):
             return text
         classes = [item.strip() for item in text.split(",")]
         unknown = [item for item in classes if item not in _EVENT_CLASSES]
-        if unknown or not classes:
+        if unknown:
             raise ValueError(
                 f"{value!r} is not 'on', 'off' or a comma-separated list of AMI event classes "
                 f"({', '.join(sorted(_EVENT_CLASSES))})"

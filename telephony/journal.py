@@ -275,14 +275,19 @@ class Journal:
                     break
                 except FileExistsError:
                     continue
-            header = b"" if is_banner or self._banner is None else self._banner + b"\r\n"
-            if header:
-                file.write(header)
         except OSError as exc:
             self._fail(exc, received_at, path)
             return False
         self._file = file
         self._path = path
+        # A new file starts like an AMI connection, so that it replays on its own.
+        header = b"" if is_banner or self._banner is None else self._banner + b"\r\n"
+        if header:
+            try:
+                file.write(header)
+            except OSError as exc:
+                self._fail(exc, received_at)
+                return False
         self._size = self._header_size = len(header)
         self._last_flush = received_at
         day = local.date()

@@ -1,16 +1,15 @@
-"""Replay: read AMI logs (captures, journals, plain or gzip) into the same pipeline as live traffic."""
+"""Replay: AMI logs (captures, journals, plain or gzip) through the one pipeline live traffic uses."""
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from telephony.ami.codec import AmiCodec, ProtocolError, TruncatedStream
+from telephony.journal import open_log
 from telephony.pipeline import Pipeline
 
 log = logging.getLogger("hotline.replay")
@@ -44,13 +43,6 @@ class ReplaySummary:
             f"{self.records} contacts in {self.seconds:.2f} s ({rate:,.0f} events/s)"
             + (f", {self.protocol_errors} bad frame(s) skipped" if self.protocol_errors else "")
         )
-
-
-def open_log(path: Path) -> BinaryIO:
-    """Open a log for reading, transparently gunzipping ``.gz`` files."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return path.open("rb")
 
 
 Progress = Callable[[int, int], None]

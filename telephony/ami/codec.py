@@ -97,7 +97,7 @@ class Frame:
         try:
             # Fast path: every line is "Key: Value" (what Asterisk sends); dict() raises
             # ValueError on a line without ": ", which the careful path then explains.
-            self._headers = dict([line.split(": ", 1) for line in lines])  # noqa: C416
+            self._headers = dict([line.split(": ", 1) for line in lines])
         except ValueError:
             self._pairs = self._parse_slow(lines)
             self._headers = dict(self._pairs)
@@ -355,6 +355,9 @@ class AmiCodec:
                     ready.append(Frame(raw, event, name, index, offset))
                 offset += size
                 continue
+            if not raw:  # extra blank lines between frames
+                offset += size
+                continue
             if raw.startswith(b"\r\n"):
                 stripped = raw.lstrip(b"\r\n")
                 offset += len(raw) - len(stripped)
@@ -519,7 +522,7 @@ def encode_action(
     action_id: str | None = None,
     headers: Mapping[str, HeaderValue | None] | Iterable[tuple[str, str]] = (),
 ) -> bytes:
-    """Serialise an action; a sequence value repeats the header (``Variable: a=1``, ``Variable: b=2``).
+    """Serialise an action; a sequence value repeats the header (``Variable: a=1`` twice …).
 
     Raises ValueError for a name or value that would break the framing (CR, LF).
     """

@@ -31,9 +31,9 @@ class StreamClock:
             return self._cache_value
         try:
             if "." in text:
-                parsed = datetime.strptime(text, _LOCAL_FORMAT + ".%f")
+                parsed = datetime.strptime(text, _LOCAL_FORMAT + ".%f")  # noqa: DTZ007 (zone below)
             else:
-                parsed = datetime.strptime(text, _LOCAL_FORMAT)
+                parsed = datetime.strptime(text, _LOCAL_FORMAT)  # noqa: DTZ007 (zone below)
         except ValueError:
             return None
         value = parsed.replace(tzinfo=self.tz).timestamp()

@@ -1,4 +1,4 @@
-"""The call record: one per citizen contact, the contract of `hotline calls` (see docs/call-records.md)."""
+"""The call record: one per citizen contact, the `hotline calls` contract (docs/call-records.md)."""
 
 from __future__ import annotations
 

@@ -176,6 +176,8 @@ class CallTracker:
         self._by_name: dict[str, str] = {}  # live channel name -> uniqueid
         self._recent: OrderedDict[str, int] = OrderedDict()  # linkedid -> boot generation
         self._merged_into: dict[str, str] = {}
+        self._bridges: dict[str, set[str]] = {}  # bridge id -> member uniqueids
+        self._bridge_of: dict[str, str] = {}  # uniqueid -> bridge id
         self.cel_mode = False
         self.boot = 1
         self._boot_started: float | None = None
@@ -430,21 +432,19 @@ class CallTracker:
         self._remember(contact.linkedid)
         for uid, channel in contact.channels.items():
             self._by_uid.pop(uid, None)
+            self._leave_bridge(uid)
             if self._by_name.get(channel.name) == uid:
                 del self._by_name[channel.name]
-        if contact.channels and all(c.name.startswith(SPOOL_FAILED) for c in contact.channels.values()):
-            return None
-        if not contact.channels:
-            return None
+        names = [c.name for c in contact.channels.values()]
+        if not names or all(n.startswith(SPOOL_FAILED) for n in names):
+            return None  # Asterisk's originate-failure handler, not a call
         self.stats.records += 1
         return self._build(contact, reason, when)
 
     def _build(self, c: Contact, reason: CloseReason, when: float | None) -> CallRecord:
         ended = when if when is not None else c.last_time
         first = c.channels.get(c.linkedid)
-        caller_chan = first or next(
-            (c.channels[u] for u in c.caller_side if u in c.channels), None
-        )
+        caller_chan = first or next((c.channels[u] for u in c.caller_side if u in c.channels), None)
         caller = _num(caller_chan.caller_num) if caller_chan else None
         if caller is None:
             for uid in c.caller_side:
@@ -464,9 +464,7 @@ class CallTracker:
             and c.queue is None
         ):
             kind = Kind.INTERNAL
-        caller_up = any(
-            c.channels[u].ever_up for u in c.caller_side if u in c.channels
-        )
+        caller_up = any(c.channels[u].ever_up for u in c.caller_side if u in c.channels)
         talk = c.talk_total
         if talk is None and c.answered_at is not None and ended is not None:
             talk = max(0.0, ended - c.answered_at)
@@ -675,6 +673,7 @@ class CallTracker:
         if channel is None:
             return
         channel.hung_up = True
+        self._leave_bridge(uid)
         for key in [k for k in contact.hold_started if k == uid]:
             contact.hold_s += (self.now or 0) - contact.hold_started.pop(key)
         if self._by_name.get(channel.name) == uid:
@@ -763,15 +762,27 @@ class CallTracker:
         assert isinstance(event, ev.BridgeEnter)
         bridge = event.bridge_id or ""
         members = self._bridges.setdefault(bridge, set())
-        members.add(event.uniqueid or "")
-        callers = [u for u in members if u in contact.caller_side]
-        agents = [u for u in members if u not in contact.caller_side and u in contact.channels]
+        entering = event.uniqueid or ""
+        self._leave_bridge(entering)
+        members.add(entering)
+        self._bridge_of[entering] = bridge
+        live = [
+            u
+            for u in members
+            if u in contact.channels
+            and not contact.channels[u].hung_up
+            and not contact.channels[u].retired
+        ]
+        callers = [u for u in live if u in contact.caller_side]
+        agents = [u for u in live if u not in contact.caller_side]
         if not callers or not agents:
             return
         contact.answered = True
         if contact.answered_at is None:
             contact.answered_at = self.now
-        for uid in agents:
+        # The party that just joined the caller is the one talking now (after a transfer).
+        newcomers = [entering] if entering in agents else agents
+        for uid in newcomers:
             channel = contact.channels[uid]
             if uid not in contact.engaged:
                 self._engage(contact, uid, channel.name)
@@ -780,11 +791,17 @@ class CallTracker:
 
     def _on_bridge_leave(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.BridgeLeave)
-        members = self._bridges.get(event.bridge_id or "")
+        self._leave_bridge(event.uniqueid or "")
+
+    def _leave_bridge(self, uid: str) -> None:
+        bridge = self._bridge_of.pop(uid, None)
+        if bridge is None:
+            return
+        members = self._bridges.get(bridge)
         if members is not None:
-            members.discard(event.uniqueid or "")
+            members.discard(uid)
             if not members:
-                del self._bridges[event.bridge_id or ""]
+                del self._bridges[bridge]
 
     def _on_blind_transfer(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.BlindTransfer)
@@ -802,6 +819,11 @@ class CallTracker:
         contact.transfers += 1
         contact.notes.append("attended transfer")
         contact.hangup_by = None
+        # The consultation call becomes part of this contact.
+        for uid in (event.second_transferer_uniqueid, event.transfer_target_uniqueid):
+            other = self._by_uid.get(uid or "")
+            if other is not None and other is not contact:
+                self._merge(other, contact)
         self._retire(contact, event.orig_transferer_uniqueid, event.orig_transferer_channel)
         self._retire(contact, event.second_transferer_uniqueid, event.second_transferer_channel)
         target = event.transfer_target_uniqueid
@@ -873,10 +895,6 @@ class CallTracker:
         records = self.close_all(CloseReason.PBX_RESTART, self.now)
         self.boot += 1
         return records
-
-    @property
-    def _bridges(self) -> dict[str, set[str]]:
-        return self.__dict__.setdefault("_bridge_members", {})  # type: ignore[no-any-return]
 
 
 _HANDLERS: dict[type[ev.Event], Handler] = {

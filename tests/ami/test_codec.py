@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -216,6 +217,13 @@ def test_banner_in_the_middle_of_a_journal() -> None:
         assert [f.kind.value for f in frames] == ["banner", "response", "event"] * 2
 
 
+def test_extra_blank_lines_between_frames_are_ignored() -> None:
+    data = b"Event: A\r\n\r\n\r\n\r\n\r\nEvent: B\r\n\r\n"
+    for frames in (parse_whole(data), parse_chunks(data, [1])):
+        assert [f.name for f in frames] == ["A", "B"]
+        assert frames[1].offset == data.index(b"Event: B")
+
+
 def test_encode_action_multi_value_and_injection() -> None:
     raw = encode_action(
         "Originate", "a-1", {"Channel": "PJSIP/100", "Variable": ["A=1", "B=2"], "Async": "true"}
@@ -270,10 +278,8 @@ def test_arbitrary_bytes_raise_only_protocol_errors(data: bytes, chunk: int) -> 
                 continue
             if frame is None:
                 break
-            try:
+            with contextlib.suppress(ProtocolError):
                 _ = frame.headers
-            except ProtocolError:
-                pass
         if pos >= len(data) and codec._eof:
             # Drain what is left after EOF.
             try:

@@ -100,5 +100,5 @@ def test_replay_and_export_through_the_database(
         "records not in started_at, call_id order, or missing"
     )
     for got, want in zip(exported, spec["records"], strict=True):
-        problems = [p for p in _diff({**got, "close_reason": want["close_reason"]}, want)]
+        problems = list(_diff({**got, "close_reason": want["close_reason"]}, want))
         assert not problems, "\n".join(problems)

@@ -1,0 +1,1 @@
+"""hotline tests (a package, so test modules in different folders may share a name)."""
