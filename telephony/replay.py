@@ -1,4 +1,4 @@
-"""Replay: AMI logs (captures, journals, plain or gzip) through the one pipeline live traffic uses."""
+"""Replay: AMI logs (captures, journals, gzip or plain) through the live pipeline."""
 
 from __future__ import annotations
 
