@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from telephony.ami.codec import AmiCodec, ProtocolError, TruncatedStream
+from telephony.ami.codec import AmiCodec, Frame, ProtocolError, TruncatedStream
 from telephony.journal import open_log
 from telephony.pipeline import Pipeline
 
@@ -66,10 +66,12 @@ def replay_file(
             chunk = fp.read(CHUNK)
             codec.receive_data(chunk)
             summary.bytes += len(chunk)
+            batch: list[Frame] = []
             while True:
                 try:
                     frame = codec.next_frame()
                 except TruncatedStream as exc:
+                    pipeline.feed_many(batch)
                     raise ReplayError(f"{path}: truncated: {exc}") from exc
                 except ProtocolError as exc:
                     summary.protocol_errors += 1
@@ -84,8 +86,11 @@ def replay_file(
                     break
                 good += 1
                 if pace is not None:
+                    pipeline.feed_many(batch)
+                    batch.clear()
                     pace(pipeline.clock.now)
-                pipeline.feed(frame)
+                batch.append(frame)
+            pipeline.feed_many(batch)
             if progress is not None:
                 progress(summary.bytes, 0)
             if not chunk:

@@ -638,32 +638,31 @@ Decoder = Callable[[Frame, float | None], Event]
 
 
 def _make_decoder(cls: type[Event]) -> Decoder:
+    """Generate a straight-line decoder for ``cls`` (a loop over a field table is 2x slower)."""
     hints = get_type_hints(cls)
-    specs: list[tuple[str, tuple[str, ...], Converter]] = []
-    for f in dataclasses.fields(cls):
+    names = {f.name for f in dataclasses.fields(cls)}
+    lines = ["def decode(frame, time):", " g = frame.headers.get"]
+    args = ["name=frame.name", "time=time", "index=frame.index"]
+    env: dict[str, Any] = {"cls": cls}
+    for i, f in enumerate(dataclasses.fields(cls)):
         if f.name in ("name", "time", "index", "headers"):
             continue
-        names = f.metadata.get("h") or ("".join(p.title() for p in f.name.split("_")),)
-        specs.append((f.name, names, _CONVERTERS.get(hints[f.name], _str)))
-    keep_headers = "headers" in {f.name for f in dataclasses.fields(cls)}
-    spec_tuple = tuple(specs)
-
-    def decode(frame: Frame, time: float | None) -> Event:
-        headers = frame.headers
-        get = headers.get
-        kwargs: dict[str, Any] = {}
-        for fname, names, conv in spec_tuple:
-            value = None
-            for hname in names:
-                value = get(hname)
-                if value is not None:
-                    break
-            kwargs[fname] = conv(value) if value is not None else None
-        if keep_headers:
-            kwargs["headers"] = headers
-        return cls(name=frame.name, time=time, index=frame.index, **kwargs)
-
-    return decode
+        headers = f.metadata.get("h") or ("".join(p.title() for p in f.name.split("_")),)
+        lines.append(f" v{i} = g({headers[0]!r})")
+        for alt in headers[1:]:
+            lines.append(f" if v{i} is None: v{i} = g({alt!r})")
+        conv = _CONVERTERS.get(hints[f.name], _str)
+        if conv is _str:
+            args.append(f"{f.name}=v{i}")
+        else:
+            env[f"c{i}"] = conv
+            args.append(f"{f.name}=None if v{i} is None else c{i}(v{i})")
+    if "headers" in names:
+        args.append("headers=frame.headers")
+    lines.append(f" return cls({', '.join(args)})")
+    exec("\n".join(lines), env)  # noqa: S102 (code built from our own dataclass fields)
+    decoder: Decoder = env["decode"]
+    return decoder
 
 
 _TYPED: tuple[type[Event], ...] = (

@@ -698,9 +698,6 @@ class CallTracker:
         if start is not None and self.now is not None:
             contact.hold_s += self.now - start
 
-    def _on_mixmonitor(self, contact: Contact, event: ev.Event) -> None:
-        contact.notes.append("recorded") if "recorded" not in contact.notes else None
-
     # ----------------------------------------------------------------- queue events
 
     def _on_queue_join(self, contact: Contact, event: ev.Event) -> None:
@@ -910,7 +907,6 @@ _HANDLERS: dict[type[ev.Event], Handler] = {
     ev.Hangup: CallTracker._on_hangup,
     ev.Hold: CallTracker._on_hold,
     ev.Unhold: CallTracker._on_unhold,
-    ev.MixMonitorStart: CallTracker._on_mixmonitor,
     ev.QueueCallerJoin: CallTracker._on_queue_join,
     ev.QueueCallerLeave: CallTracker._on_queue_leave,
     ev.QueueCallerAbandon: CallTracker._on_queue_abandon,
@@ -934,4 +930,4 @@ _SYSTEM_HANDLERS: dict[type[ev.Event], SystemHandler] = {
 # CEL, VarSet and Newexten frames) and skips the rest by name.
 TRACKED_EVENTS: frozenset[str] = frozenset(
     cls.__name__ for cls in (*_HANDLERS, *_SYSTEM_HANDLERS)
-) | frozenset({"DialBegin", "DialEnd", "AgentCalled", "AgentRingNoAnswer", "AgentDump"})
+) | frozenset({"AgentCalled", "AgentRingNoAnswer", "AgentDump"})
