@@ -56,7 +56,6 @@ def generate(path: Path, events: int) -> tuple[int, int]:
         pos = m.end()
     pieces.append(template[pos:])
     copies = -(-events // per_copy)
-    base = datetime(2026, 11, 24, 3, 19, 21, tzinfo=UTC)
     with path.open("wb") as out:
         out.write(banner + b"\r\n")
         for k in range(copies):
