@@ -213,12 +213,12 @@ def main() -> None:
         result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
-    tmp = None
+    tmp: Path | None = None
     path = args.log
     if path is None:
-        tmp = tempfile.NamedTemporaryFile(prefix="hotline-bench-", suffix=".ami", delete=False)
-        path = Path(tmp.name)
-        tmp.close()
+        fd, name = tempfile.mkstemp(prefix="hotline-bench-", suffix=".ami")
+        os.close(fd)
+        path = tmp = Path(name)
         t = time.perf_counter()
         events, calls = generate(path, args.events)
         print(

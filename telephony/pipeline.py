@@ -83,9 +83,12 @@ class Pipeline:
                 tracker.cel_mode = True
                 time = time_of(frame)
                 raw = frame.raw
-                if b"EventName: LINKEDID_END" not in raw and b"EventName: HANGUP\r" not in raw:
-                    if b"EventName: HANGUP\n" not in raw:
-                        continue
+                if (
+                    b"EventName: LINKEDID_END" not in raw
+                    and b"EventName: HANGUP\r" not in raw
+                    and b"EventName: HANGUP\n" not in raw
+                ):
+                    continue
             elif name == "Newexten":
                 raw = frame.raw
                 for marker in survey_markers:
