@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from telephony.ami import events as ev
 from telephony.ami.codec import Frame, FrameKind
 from telephony.ami.events import DECODERS, Event
 from telephony.calls.clock import StreamClock
@@ -18,6 +19,14 @@ from telephony.calls.record import CallRecord, CloseReason
 from telephony.calls.tracker import TRACKED_EVENTS, CallTracker
 
 log = logging.getLogger("hotline.pipeline")
+
+# ActionIDs of the lists hotline asks for after every login (see app.py). Only these lists are
+# applied to the tracker, at their place in the stream, so a journal replays them identically;
+# lists other clients asked for (seen with read=all) are not ours to act on.
+RESYNC_PREFIX = "hotline-resync-"
+_RESYNC_ITEMS = frozenset(
+    {"CoreShowChannel", "CoreShowChannelsComplete", "QueueEntry", "QueueStatusComplete"}
+)
 
 
 @dataclass(slots=True)
@@ -52,6 +61,8 @@ class Pipeline:
             f"\nContext: {c}\n".encode() for c in contexts
         )
         self._decoders = {name: DECODERS[name] for name in TRACKED_EVENTS if name in DECODERS}
+        self._channels: list[ev.CoreShowChannel] = []
+        self._entries: list[ev.QueueEntry] = []
 
     def feed(self, frame: Frame) -> None:
         """Process one frame."""
@@ -97,6 +108,8 @@ class Pipeline:
                 else:
                     continue
             elif name not in decoders:
+                if name in _RESYNC_ITEMS:
+                    self._resync_item(frame)
                 continue
             if name != "CEL":
                 time = time_of(frame)
@@ -108,6 +121,24 @@ class Pipeline:
             if done:
                 stats.records += len(done)
                 sink(done)
+
+    def _resync_item(self, frame: Frame) -> None:
+        action_id = frame.find(b"ActionID")
+        if action_id is None or not action_id.startswith(RESYNC_PREFIX):
+            return
+        time = self.clock.time_of(frame)
+        event = DECODERS[frame.name](frame, time)
+        if isinstance(event, ev.CoreShowChannel):
+            self._channels.append(event)
+        elif isinstance(event, ev.QueueEntry):
+            self._entries.append(event)
+        elif isinstance(event, ev.CoreShowChannelsComplete):
+            channels, self._channels = self._channels, []
+            self.tracker.resync(channels, time)
+            log.info("resync: the PBX has %d live channel(s)", len(channels))
+        elif isinstance(event, ev.QueueStatusComplete):
+            entries, self._entries = self._entries, []
+            self.tracker.queue_entries(entries, time)
 
     def finish(self, reason: CloseReason = CloseReason.END_OF_LOG) -> None:
         """Close every contact still open (end of a replayed log)."""

@@ -77,7 +77,7 @@ class FrameKind(Enum):
 class Frame:
     """One AMI message: its raw bytes and, on demand, its headers."""
 
-    __slots__ = ("_headers", "_pairs", "index", "kind", "name", "offset", "raw")
+    __slots__ = ("_headers", "_pairs", "index", "kind", "name", "offset", "raw", "received_at")
 
     def __init__(self, raw: bytes, kind: FrameKind, name: str, index: int, offset: int) -> None:
         self.raw = raw
@@ -85,6 +85,7 @@ class Frame:
         self.name = name
         self.index = index
         self.offset = offset
+        self.received_at: float | None = None  # set by a live connection (epoch seconds)
         self._headers: dict[str, str] | None = None
         self._pairs: list[tuple[str, str]] | None = None
 

@@ -413,7 +413,7 @@ class AmiConnection:
                 await writer.drain()
                 response = await future
         except TimeoutError:
-            what = "the end of its list" if pending.response is not None else "a response"
+            what = "end of its list" if pending.response is not None else "response"
             raise ActionTimeout(f"{name} ({action_id}): no {what} within {timeout:g} s") from None
         except OSError as exc:
             raise ConnectionLost(f"{name}: write failed: {exc}") from None
@@ -581,6 +581,8 @@ class AmiConnection:
                 result = handler(frame)
                 if inspect.isawaitable(result):
                     await result
+            except ProtocolError as exc:  # a bad header line, found when the handler parsed it
+                self._protocol_error(exc)
             except Exception:
                 self.stats.handler_errors += 1
                 if (held := self._handler_log.allow()) is not None:
@@ -625,6 +627,9 @@ class AmiConnection:
         After ``grace`` seconds of delivering, the remaining events are abandoned (and counted in
         a warning); None waits for all of them.
         """
+        if self._writer is None:  # never connected
+            self._closed.set()
+            return self._close_reason or "never connected"
         await self._closed.wait()
         await _finish_task(self._reader_task, None)
         if not await _finish_task(self._consumer_task, grace):
@@ -642,8 +647,7 @@ class AmiConnection:
         """
         timeout = self.params.action_timeout if grace is None else grace
         if self._writer is None:
-            self._closed.set()
-            return self._close_reason or "never opened"
+            return await self.wait_closed()
         if logoff and self.logged_in and self.is_open:
             with contextlib.suppress(AmiError):
                 await self.send_action("Logoff", timeout=timeout)

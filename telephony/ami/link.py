@@ -307,6 +307,7 @@ class AmiLink:
             on_event=self._on_event,
             hold_events=True,
             action_ids=self._ids,
+            clock=self._clock,
         )
         self._conn = conn
         refused = False

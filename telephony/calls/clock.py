@@ -1,7 +1,9 @@
 """The stream clock: one time per AMI frame, from the frame itself (docs/call-records.md, Time).
 
-Pure: nothing here reads the wall clock. Rule: a ``Timestamp`` header wins; else CEL ``EventTime``
-or Cdr ``EndTime`` read in the PBX's time zone; else the latest time seen. It never goes backwards.
+Pure: nothing here reads the wall clock. Rule: a ``Timestamp`` header wins; else the receive time a
+live connection stamped on the frame (the same value the journal writes as ``Timestamp``, so a
+journal replays with the live clock); else CEL ``EventTime`` or Cdr ``EndTime`` read in the PBX's
+time zone; else the latest time seen. It never goes backwards.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class StreamClock:
                 return self.advance(float(stamp))
             except ValueError:
                 pass
+        if frame.received_at is not None:
+            return self.advance(frame.received_at)
         name = frame.name
         if name == "CEL":
             text = frame.find(b"EventTime")

@@ -122,7 +122,6 @@ class Contact:
     hold_started: dict[str, float] = field(default_factory=dict)
     hold_s: float = 0.0
     notes: list[str] = field(default_factory=list)
-    idle_since: float | None = None  # all channels hung up, waiting for LINKEDID_END
 
     def live(self) -> int:
         return sum(1 for c in self.channels.values() if not c.hung_up)
@@ -159,6 +158,17 @@ def _party_name(channel: Channel) -> str:
     return _CHANNEL_SUFFIX.sub("", channel.name)
 
 
+def _duration_s(text: str | None) -> int | None:
+    """``HH:MM:SS`` (CoreShowChannel ``Duration``) → seconds."""
+    if not text:
+        return None
+    try:
+        h, m, s = (int(part) for part in text.split(":"))
+    except ValueError:
+        return None
+    return h * 3600 + m * 60 + s
+
+
 def _dt(t: float | None) -> datetime | None:
     return None if t is None else datetime.fromtimestamp(t, UTC)
 
@@ -178,6 +188,8 @@ class CallTracker:
         self._merged_into: dict[str, str] = {}
         self._bridges: dict[str, set[str]] = {}  # bridge id -> member uniqueids
         self._bridge_of: dict[str, str] = {}  # uniqueid -> bridge id
+        self._idle: dict[str, float] = {}  # linkedid -> last hang-up, awaiting LINKEDID_END
+        self._vanish: dict[str, float] = {}  # linkedid -> when to close it as vanished
         self.cel_mode = False
         self.boot = 1
         self._boot_started: float | None = None
@@ -207,7 +219,7 @@ class CallTracker:
                 if handler is not None:
                     handler(self, contact, event)
                 done.extend(self._maybe_finish(contact, event))
-        if self.cel_mode and self.now is not None:
+        if self.now is not None and (self._idle or self._vanish):
             done.extend(self._expire_idle(self.now))
         return done
 
@@ -223,19 +235,64 @@ class CallTracker:
                 out.append(record)
         return out
 
-    def close_vanished(self, live_linkedids: Iterable[str], time: float | None) -> list[CallRecord]:
-        """After a resync: finish the contacts the PBX no longer has."""
-        alive = set(live_linkedids)
-        out = []
-        for contact in list(self.contacts.values()):
-            if contact.linkedid not in alive:
-                if contact.hangup_by is None:
-                    contact.hangup_by = HangupBy.SYSTEM
-                contact.notes.append("closed by resync: gone from the PBX while the link was down")
-                record = self._finish(contact, CloseReason.VANISHED, time)
-                if record is not None:
-                    out.append(record)
-        return out
+    def resync(self, channels: Iterable[ev.CoreShowChannel], time: float | None = None) -> None:
+        """Rebuild from the PBX's list of live channels after a (re)login, before trusting memory.
+
+        Channels we do not know are adopted (start estimated from ``Duration``). A contact the
+        PBX no longer lists ended while the link was down; since its last events may still be
+        in flight, it is finished as ``vanished`` after ``linger_s`` unless they arrive.
+        """
+        if time is not None and (self.now is None or time > self.now):
+            self.now = time
+        items = [c for c in channels if c.uniqueid and c.linkedid]
+        alive = {self._merged_into.get(c.linkedid or "", c.linkedid or "") for c in items}
+        for contact in self.contacts.values():
+            if contact.linkedid not in alive and contact.linkedid not in self._vanish:
+                self._vanish[contact.linkedid] = (self.now or 0.0) + self.config.linger_s
+        bridges: dict[str, list[str]] = {}
+        for item in items:
+            contact = self._open(item.linkedid or "")
+            if contact is None:
+                continue
+            self._vanish.pop(contact.linkedid, None)
+            uid = item.uniqueid or ""
+            if uid not in contact.channels:
+                self._add_channel(contact, item, adopted=True)
+            channel = contact.channels[uid]
+            if item.state is not None:
+                channel.state = item.state
+                channel.ever_up = channel.ever_up or item.state == STATE_UP
+            age = _duration_s(item.duration)
+            if age is not None and self.now is not None:
+                began = self.now - age
+                if contact.started is None or began < contact.started:
+                    contact.started = began
+            if contact.last_time is None:
+                contact.last_time = self.now
+            if item.bridge_id:
+                bridges.setdefault(item.bridge_id, []).append(uid)
+        for members in bridges.values():
+            contact = self._by_uid.get(members[0])
+            if contact is None:
+                continue
+            if any(u in contact.caller_side for u in members):
+                agents = [u for u in members if u not in contact.caller_side]
+                if agents:
+                    contact.answered = True
+                for uid in agents:
+                    self._engage(contact, uid, contact.channels[uid].name)
+
+    def queue_entries(self, entries: Iterable[ev.QueueEntry], time: float | None = None) -> None:
+        """Callers waiting in queues (``QueueStatus`` items) after a resync."""
+        now = time if time is not None else self.now
+        for entry in entries:
+            contact = self._by_uid.get(entry.uniqueid or "")
+            if contact is None:
+                continue
+            self._mark_caller(contact, entry.uniqueid, entry.channel)
+            contact.queue = entry.queue or contact.queue
+            if contact.queued_at is None and entry.wait is not None and now is not None:
+                contact.queued_at = now - entry.wait
 
     # ----------------------------------------------------------------- contacts
 
@@ -331,7 +388,9 @@ class CallTracker:
                 return contact
         return None
 
-    def _add_channel(self, contact: Contact, event: ev.ChannelEvent) -> None:
+    def _add_channel(
+        self, contact: Contact, event: ev.ChannelEvent, *, adopted: bool = False
+    ) -> None:
         uid = event.uniqueid or ""
         name = event.channel or uid
         channel = Channel(uniqueid=uid, name=name, linkedid=contact.linkedid)
@@ -342,7 +401,7 @@ class CallTracker:
         contact.channels[uid] = channel
         self._by_uid[uid] = contact
         self._by_name[name] = uid
-        if not isinstance(event, ev.Newchannel):
+        if not isinstance(event, ev.Newchannel) and not adopted:
             self.stats.orphan_events += 1
             self._warn_once(
                 "midcall",
@@ -393,6 +452,8 @@ class CallTracker:
         new.notes.extend(old.notes)
         new.notes.append(f"linked with {old.call_id}")
         del self.contacts[old.linkedid]
+        self._idle.pop(old.linkedid, None)
+        self._vanish.pop(old.linkedid, None)
         self._merged_into[old.linkedid] = new.linkedid
         self._remember(old.linkedid)
 
@@ -411,16 +472,33 @@ class CallTracker:
         if contact.live() > 0:
             return []
         if self.cel_mode:
-            contact.idle_since = self.now
+            if self.now is not None:
+                self._idle[contact.linkedid] = self.now
             return []
         record = self._finish(contact, CloseReason.HANGUP, self.now)
         return [record] if record is not None else []
 
     def _expire_idle(self, now: float) -> list[CallRecord]:
+        """Finish contacts whose LINKEDID_END never came, or that vanished at a resync."""
         out = []
-        for contact in list(self.contacts.values()):
-            if contact.idle_since is not None and now - contact.idle_since >= self.config.linger_s:
-                record = self._finish(contact, CloseReason.HANGUP, contact.idle_since)
+        linger = self.config.linger_s
+        for linkedid, since in list(self._idle.items()):
+            contact = self.contacts.get(linkedid)
+            if contact is None:
+                del self._idle[linkedid]
+            elif now - since >= linger:
+                record = self._finish(contact, CloseReason.HANGUP, since)
+                if record is not None:
+                    out.append(record)
+        for linkedid, deadline in list(self._vanish.items()):
+            contact = self.contacts.get(linkedid)
+            if contact is None:
+                del self._vanish[linkedid]
+            elif now >= deadline:
+                if contact.hangup_by is None:
+                    contact.hangup_by = HangupBy.SYSTEM
+                contact.notes.append("ended while the AMI link was down (gone at resync)")
+                record = self._finish(contact, CloseReason.VANISHED, contact.last_time)
                 if record is not None:
                     out.append(record)
         return out
@@ -429,6 +507,8 @@ class CallTracker:
         self, contact: Contact, reason: CloseReason, when: float | None
     ) -> CallRecord | None:
         self.contacts.pop(contact.linkedid, None)
+        self._idle.pop(contact.linkedid, None)
+        self._vanish.pop(contact.linkedid, None)
         self._remember(contact.linkedid)
         for uid, channel in contact.channels.items():
             self._by_uid.pop(uid, None)
