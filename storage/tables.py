@@ -1,0 +1,239 @@
+"""The `calls` table (SQLModel `CallRow`) and the mapping between a CallRecord and its row.
+
+Times are stored in UTC: `UTCDateTime` refuses naive datetimes on the way in, converts aware ones
+to UTC, and hands back aware UTC datetimes on the way out (SQLite stores them without a zone).
+Enums are stored as their plain string values; lists as JSON (JSONB on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Index, RowMapping, Table
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Field, SQLModel
+
+from storage.errors import StorageError
+from telephony.calls.record import (
+    CallRecord,
+    CloseReason,
+    Direction,
+    Disposition,
+    HangupBy,
+    Kind,
+    Outcome,
+)
+
+
+class _SQLiteUTCText(SQLITE_DATETIME):
+    """SQLite DATETIME as SQLAlchemy stores it ('YYYY-MM-DD HH:MM:SS.ffffff', naive UTC here), but
+    formatted and parsed by datetime's C isoformat/fromisoformat (the default's %-formatting and
+    regex parsing were a large share of the writer's time)."""
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], str | None]:
+        """Naive UTC datetime → fixed-width text (sorts like the instants)."""
+
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[str | None], datetime | None]:
+        """Stored text → naive datetime."""
+        from_text = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            return None if value is None else from_text(value)
+
+        return process
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware DateTime that is always UTC in the database and aware in Python."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """DATETIME with a fast text format on SQLite; TIMESTAMP WITH TIME ZONE elsewhere."""
+        if dialect.name == "sqlite":
+            return _SQLiteUTCText()  # type: ignore[no-untyped-call]  # untyped upstream
+        return self.impl_instance
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware → UTC (zone dropped for SQLite, which has no zone type); naive is an error."""
+        if value is None:
+            return None
+        if value.tzinfo is not UTC:
+            if value.utcoffset() is None:
+                raise ValueError(f"naive datetime {value.isoformat()}: stored times must be aware")
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Naive values (SQLite) are UTC by construction; aware ones are converted to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSON text on SQLite, JSONB on PostgreSQL (JSONB has equality, which the writer's upsert needs).
+JSONList = JSON().with_variant(JSONB(), "postgresql")
+
+
+class CallRow(SQLModel, table=True):
+    """One row per contact: every CallRecord field plus `updated_at` (last change, UTC)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_pbx_linkedid", "pbx", "linkedid"),
+    )
+
+    call_id: str = Field(primary_key=True)
+    pbx: str
+    linkedid: str
+    direction: str
+    kind: str
+    caller: str | None = None
+    dialed: str | None = None
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    ivr_path: list[str] = Field(default_factory=list, sa_type=JSONList)
+    queue: str | None = None
+    queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    agent: str | None = None
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    wait_s: float | None = None
+    talk_s: float | None = None
+    outcome: str
+    hangup_cause: int | None = None
+    hangup_by: str | None = None
+    recording: str | None = None
+    disposition: str | None = None
+    work_order_id: str | None = None
+    survey_rating: int | None = None
+    close_reason: str
+    transfers: int = 0
+    hold_s: float = 0.0
+    notes: list[str] = Field(default_factory=list, sa_type=JSONList)
+    updated_at: datetime = Field(sa_type=UTCDateTime())
+
+
+CALLS: Table = CallRow.__table__  # type: ignore[attr-defined]
+
+# CallRecord fields that need a check or a conversion on the way in.
+_TIME_FIELDS = ("started_at", "queued_at", "answered_at", "ended_at")
+_TEXT_FIELDS = (
+    "call_id",
+    "pbx",
+    "linkedid",
+    "caller",
+    "dialed",
+    "queue",
+    "agent",
+    "recording",
+    "work_order_id",
+)
+# PostgreSQL text and JSONB cannot hold NUL; a caller-controlled string (a SIP display name) must
+# not make a batch fail forever, so NUL is stored as U+FFFD on every database alike.
+_NUL = "\x00"
+_NUL_STAND_IN = "\ufffd"
+RECORD_FIELDS: tuple[str, ...] = tuple(CallRecord.__dataclass_fields__)
+
+
+def record_to_row(record: CallRecord, updated_at: datetime) -> dict[str, Any]:
+    """The `calls` row values of a record; naive times are refused with the call and the field.
+
+    Times become UTC, enums their string values (not the members: psycopg would dump a Python
+    Enum by its name), tuples lists, NUL characters U+FFFD. Spelled out field by field: this is
+    the writer's hot path, and a dict display is 3x faster than building the dict in a loop.
+    """
+    row: dict[str, Any] = {
+        "call_id": record.call_id,
+        "pbx": record.pbx,
+        "linkedid": record.linkedid,
+        "direction": record.direction.value,
+        "kind": record.kind.value,
+        "caller": record.caller,
+        "dialed": record.dialed,
+        "started_at": record.started_at,
+        "ivr_path": [item.replace(_NUL, _NUL_STAND_IN) for item in record.ivr_path],
+        "queue": record.queue,
+        "queued_at": record.queued_at,
+        "answered_at": record.answered_at,
+        "agent": record.agent,
+        "ended_at": record.ended_at,
+        "wait_s": record.wait_s,
+        "talk_s": record.talk_s,
+        "outcome": record.outcome.value,
+        "hangup_cause": record.hangup_cause,
+        "hangup_by": None if record.hangup_by is None else record.hangup_by.value,
+        "recording": record.recording,
+        "disposition": None if record.disposition is None else record.disposition.value,
+        "work_order_id": record.work_order_id,
+        "survey_rating": record.survey_rating,
+        "close_reason": record.close_reason.value,
+        "transfers": record.transfers,
+        "hold_s": record.hold_s,
+        "notes": [item.replace(_NUL, _NUL_STAND_IN) for item in record.notes],
+        "updated_at": updated_at,
+    }
+    for name in _TIME_FIELDS:
+        value = row[name]
+        if value is not None and value.tzinfo is not UTC:
+            if value.utcoffset() is None:
+                raise StorageError(
+                    f"call {record.call_id!r}: {name} {value.isoformat()} has no time zone; "
+                    "call records carry aware times"
+                )
+            row[name] = value.astimezone(UTC)
+    for name in _TEXT_FIELDS:
+        value = row[name]
+        if value is not None and _NUL in value:
+            row[name] = value.replace(_NUL, _NUL_STAND_IN)
+    return row
+
+
+def record_from_row(row: RowMapping) -> CallRecord:
+    """The CallRecord stored in a `calls` row (a Core row mapping)."""
+    try:
+        return CallRecord(
+            call_id=row["call_id"],
+            pbx=row["pbx"],
+            linkedid=row["linkedid"],
+            direction=Direction(row["direction"]),
+            kind=Kind(row["kind"]),
+            caller=row["caller"],
+            dialed=row["dialed"],
+            started_at=row["started_at"],
+            ivr_path=tuple(row["ivr_path"] or ()),
+            queue=row["queue"],
+            queued_at=row["queued_at"],
+            answered_at=row["answered_at"],
+            agent=row["agent"],
+            ended_at=row["ended_at"],
+            wait_s=row["wait_s"],
+            talk_s=row["talk_s"],
+            outcome=Outcome(row["outcome"]),
+            hangup_cause=row["hangup_cause"],
+            hangup_by=None if row["hangup_by"] is None else HangupBy(row["hangup_by"]),
+            recording=row["recording"],
+            disposition=None if row["disposition"] is None else Disposition(row["disposition"]),
+            work_order_id=row["work_order_id"],
+            survey_rating=row["survey_rating"],
+            close_reason=CloseReason(row["close_reason"]),
+            transfers=row["transfers"],
+            hold_s=row["hold_s"],
+            notes=tuple(row["notes"] or ()),
+        )
+    except ValueError as exc:
+        raise StorageError(f"calls row {row['call_id']!r}: {exc}") from exc
