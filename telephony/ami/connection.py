@@ -6,24 +6,30 @@ Theory of operation
 one socket and two tasks:
 
 * the **reader** reads whatever bytes arrive, feeds them to the codec and, for every complete
-  frame, in stream order: (a) calls ``on_frame_received(frame, received_at)`` — the journal's
-  hook, synchronous and cheap, so every frame is recorded before anything acts on it; (b) resolves
-  the future of the action the frame answers (``Response`` frames and event-list items, matched by
-  ``ActionID`` wherever it sits in the frame); (c) puts every other event on a queue. The reader
-  never awaits anything but the socket: a full queue drops the event (counted, logged loudly)
-  rather than stop reading, and a :class:`ProtocolError` from the codec is logged (rate-limited)
-  and skipped.
-* the **consumer** takes events off the queue and calls ``on_event(frame)`` (sync or async). An
+  frame, in stream order: (a) sets ``frame.received_at`` and calls
+  ``on_frame_received(frame, received_at)`` — the journal's hook, synchronous and cheap, so every
+  frame is recorded before anything acts on it; (b) resolves the future of the action the frame
+  answers (``Response`` frames, and event-list items collected for :meth:`send_list`, matched by
+  ``ActionID`` wherever it sits in the frame); (c) puts every event — list items included — on a
+  queue. The reader never awaits anything but the socket: a full queue drops the event
+  (counted, logged loudly) rather than stop reading, and a :class:`ProtocolError` from the codec
+  is logged (rate-limited) and skipped.
+* the **consumer** takes events off the queue and calls ``on_event(frame)`` (sync or async), so
+  ``on_event`` sees exactly the events of the journal, in its order, as a replay would. An
   exception there is logged with the frame number and the next event is processed: one bad
   handler call never takes the connection down. Delivery can be *held* (``hold_events=True``)
   until :meth:`AmiConnection.release_events`: the supervisor (:mod:`telephony.ami.link`) holds
-  events while its ``on_ready`` hook resynchronises, so the consumer sees the snapshot first.
+  events while its ``on_ready`` hook asks for the resync lists, so nothing acts on the stream
+  before the resync is under way; delivery order is stream order all the same.
 
-Actions get ``ActionID: hotline-<n>``. :meth:`send_action` returns the response frame and raises
-:class:`ActionError` for ``Response: Error`` and :class:`ActionTimeout` when none comes in time.
+Actions get ``ActionID: hotline-<n>`` unless the caller names one (``action_id=``: the
+pipeline recognises hotline's own resync lists by theirs). :meth:`send_action` returns the
+response frame and raises :class:`ActionError` for ``Response: Error`` and
+:class:`ActionTimeout` when none comes in time.
 :meth:`send_list` collects an event list: the response with ``EventList: start``, then each
-event carrying that ActionID up to the one named ``…Complete`` (or with ``EventList: Complete``);
-other events that arrive meanwhile still go to the queue.
+event carrying that ActionID up to the one named ``…Complete`` (or with ``EventList: Complete``).
+The items still reach ``on_event`` in their place in the stream, as do late items of a list
+that timed out: the collector is a tap, not a diversion.
 
 When the socket closes (peer EOF, read error, :meth:`abort`), pending actions fail with
 :class:`ConnectionLost`, held events are released, and the consumer drains what is queued before
@@ -144,6 +150,7 @@ class ConnectionStats:
     bytes: int = 0
     frames: int = 0
     events: int = 0
+    events_delivered: int = 0
     events_dropped: int = 0
     protocol_errors: int = 0
     handler_errors: int = 0
@@ -154,6 +161,7 @@ class ConnectionStats:
         self.bytes += other.bytes
         self.frames += other.frames
         self.events += other.events
+        self.events_delivered += other.events_delivered
         self.events_dropped += other.events_dropped
         self.protocol_errors += other.protocol_errors
         self.handler_errors += other.handler_errors
@@ -295,7 +303,7 @@ class AmiConnection:
         return self._events.qsize()
 
     def release_events(self) -> None:
-        """Start (or resume) delivering queued events to ``on_event``."""
+        """Start delivering the events held back so far (and every later one) to ``on_event``."""
         self._released.set()
 
     # --- opening ---------------------------------------------------------------------------
@@ -374,9 +382,10 @@ class AmiConnection:
         headers: Headers | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - AMI-level: raises ActionTimeout
+        action_id: str | None = None,
     ) -> Frame:
         """Send an action and return its response; :class:`ActionError` on ``Response: Error``."""
-        response, _ = await self._request(name, headers, timeout, is_list=False)
+        response, _ = await self._request(name, headers, timeout, action_id, is_list=False)
         return response
 
     async def send_list(
@@ -385,22 +394,32 @@ class AmiConnection:
         headers: Headers | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - AMI-level: raises ActionTimeout
+        action_id: str | None = None,
     ) -> tuple[Frame, list[Frame]]:
         """Send a list action (CoreShowChannels, QueueStatus …): its response and its items.
 
         The items are the events between ``EventList: start`` and the ``…Complete`` event, which
         is not among them. ``timeout`` covers the whole list.
         """
-        return await self._request(name, headers, timeout, is_list=True)
+        return await self._request(name, headers, timeout, action_id, is_list=True)
 
     async def _request(
-        self, name: str, headers: Headers | None, limit: float | None, *, is_list: bool
+        self,
+        name: str,
+        headers: Headers | None,
+        limit: float | None,
+        action_id: str | None,
+        *,
+        is_list: bool,
     ) -> tuple[Frame, list[Frame]]:
         writer = self._writer
         if writer is None or self._closed.is_set():
             raise ConnectionLost(f"{name}: not connected ({self._close_reason or 'not opened'})")
         timeout = self.params.action_timeout if limit is None else limit
-        action_id = f"{self._prefix}-{next(self._ids)}"
+        if action_id is None:
+            action_id = f"{self._prefix}-{next(self._ids)}"
+        elif action_id in self._pending:
+            raise ValueError(f"{name}: ActionID {action_id!r} is already waiting for an answer")
         data = encode_action(name, action_id, headers or {})
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         pending = _Pending(name, is_list, future)
@@ -444,6 +463,9 @@ class AmiConnection:
             self._process(self._clock())
         except OSError as exc:
             reason = f"read failed: {exc}"
+        except Exception as exc:  # a bug of ours: drop this connection, loudly, not silently
+            log.exception("%s: AMI reader failed", self.params.address)
+            reason = f"reader failed: {exc!r}"
         finally:
             self._finish(reason)
 
@@ -459,6 +481,7 @@ class AmiConnection:
             if frame is None:
                 return
             self.stats.frames += 1
+            frame.received_at = received_at
             if hook is not None:
                 try:
                     hook(frame, received_at)
@@ -494,7 +517,6 @@ class AmiConnection:
                             pending.future.set_result(pending.response)
                     else:
                         pending.items.append(frame)
-                    return
             self._queue_event(frame)
         elif kind is FrameKind.RESPONSE:
             self._respond(frame)
@@ -577,6 +599,7 @@ class AmiConnection:
                 await released.wait()
             if handler is None:
                 continue
+            self.stats.events_delivered += 1
             try:
                 result = handler(frame)
                 if inspect.isawaitable(result):
@@ -621,22 +644,36 @@ class AmiConnection:
         if self._writer is not None and not self._closed.is_set():
             self._writer.transport.abort()
 
+    async def wait_disconnected(self) -> str:
+        """Wait until the socket is closed (events may still be in delivery); the reason."""
+        if self._writer is None:
+            self._closed.set()
+        await self._closed.wait()
+        return self._close_reason or "closed"
+
     async def wait_closed(self, grace: float | None = None) -> str:
         """Wait until the socket is closed and queued events were delivered; the reason.
 
-        After ``grace`` seconds of delivering, the remaining events are abandoned (and counted in
-        a warning); None waits for all of them.
+        Delivery goes on while it makes progress; once the handler has been stuck on one event
+        for ``grace`` seconds, the rest are abandoned (counted in a warning). None waits for all.
         """
         if self._writer is None:  # never connected
             self._closed.set()
             return self._close_reason or "never connected"
         await self._closed.wait()
         await _finish_task(self._reader_task, None)
-        if not await _finish_task(self._consumer_task, grace):
+        consumer = self._consumer_task
+        while consumer is not None and not consumer.done() and grace is not None:
+            delivered = self.stats.events_delivered
+            await asyncio.wait({consumer}, timeout=grace)
+            if self.stats.events_delivered == delivered:
+                break  # no progress for `grace` seconds: the handler is stuck
+        if not await _finish_task(consumer, 0 if grace is not None else None):
             log.warning(
-                "%s: %d queued events not delivered (the event handler did not finish in time)",
+                "%s: %d queued events not delivered (the event handler was stuck for %s s)",
                 self.params.address,
                 max(self._events.qsize() - 1, 0),
+                grace,
             )
         return self._close_reason or "closed"
 

@@ -10,17 +10,19 @@ states of :class:`LinkState`::
 
 ``AUTHENTICATING`` covers the login *and* the ``on_ready(conn)`` hook, in which the owner
 resynchronises (CoreShowChannels, QueueStatus via ``conn.send_list``). Events that arrive
-meanwhile are journaled at once but held back from ``on_event`` until ``on_ready`` returns, so
-the live state is rebuilt from the snapshot before the stream is trusted; ``frame.index`` orders
-held events against the list items. Only then is the link ``READY``.
+meanwhile are journaled at once but held back from ``on_event`` until ``on_ready`` returns;
+``on_event`` then gets them *and the list items* in stream order, exactly as a replay of the
+journal would, so the resync can be applied at its place in the stream (``frame.index`` orders
+everything). Only then is the link ``READY``.
 
 While ``READY`` the supervisor sends ``Ping`` every ``ping_interval``; no answer within
 ``ping_timeout`` means a hung PBX: the connection is dropped and re-made. Any failure (refused
 connect, no banner, timeout, socket closed, an exception from ``on_ready``) ends the round: the
 connection is aborted, its queued events are delivered, ``on_disconnect(reason)`` is called if it
 had logged in, and the link waits ``min(base·1.8^tries, max)`` with ±20 % jitter (never above
-``max``) before the next round. A good login resets ``tries``; a refused login waits the longest
-delay at once, since retrying a wrong secret quickly only fills the PBX's security log. The first
+``max``) before the next round. A good login whose ``on_ready`` also succeeded resets ``tries``
+(so a resync that keeps failing still backs off); a refused login waits the longest delay at
+once, since retrying a wrong secret quickly only fills the PBX's security log. The first
 failure of a streak is logged as a warning, the repeats at debug (with an info line every tenth),
 and the recovery at info.
 """
@@ -125,6 +127,7 @@ class AmiLink:
         self._conn: AmiConnection | None = None
         self._last_ended: AmiConnection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Future[None] | None = None
         self._tries = 0
         self._logins = 0
         self._ready_since: float | None = None
@@ -229,9 +232,11 @@ class AmiLink:
         headers: Headers | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - AMI-level: raises ActionTimeout
+        action_id: str | None = None,
     ) -> Frame:
         """:meth:`AmiConnection.send_action` on the READY connection (else ConnectionLost)."""
-        return await self._ready_connection(name).send_action(name, headers, timeout=timeout)
+        conn = self._ready_connection(name)
+        return await conn.send_action(name, headers, timeout=timeout, action_id=action_id)
 
     async def send_list(
         self,
@@ -239,9 +244,11 @@ class AmiLink:
         headers: Headers | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - AMI-level: raises ActionTimeout
+        action_id: str | None = None,
     ) -> tuple[Frame, list[Frame]]:
         """:meth:`AmiConnection.send_list` on the READY connection (else ConnectionLost)."""
-        return await self._ready_connection(name).send_list(name, headers, timeout=timeout)
+        conn = self._ready_connection(name)
+        return await conn.send_list(name, headers, timeout=timeout, action_id=action_id)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -249,7 +256,7 @@ class AmiLink:
         """Start the supervisor; returns at once (see :meth:`wait_ready`)."""
         if self._task is not None:
             return
-        if self._state is LinkState.CLOSED:
+        if self._stopping is not None:
             raise RuntimeError("AmiLink cannot be restarted after stop()")
         self._task = asyncio.create_task(self._run(), name=f"ami-link {self.params.address}")
 
@@ -258,8 +265,16 @@ class AmiLink:
 
         Each step waits at most ``grace`` seconds (default: ``action_timeout``).
         """
-        if self._state is LinkState.CLOSED:
+        if self._stopping is not None:
+            await asyncio.shield(self._stopping)
             return
+        self._stopping = asyncio.get_running_loop().create_future()
+        try:
+            await self._stop(grace)
+        finally:
+            self._stopping.set_result(None)
+
+    async def _stop(self, grace: float | None) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -321,7 +336,7 @@ class AmiLink:
             log.exception("%s: on_ready failed; reconnecting", self.params.address)
             reason = f"on_ready failed: {exc!r}"
         conn.abort(reason)
-        await conn.wait_closed()
+        await conn.wait_closed(self.params.action_timeout)
         self._conn = None
         await self._end_connection(conn, reason)
         delay = self._failed(reason, refused=refused)
@@ -350,8 +365,7 @@ class AmiLink:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
-                    await conn.wait_closed()
-                    return conn.close_reason or "closed"
+                    return await conn.wait_disconnected()
             sent = time.monotonic()
             try:
                 await conn.send_action("Ping", timeout=wait)
@@ -364,8 +378,7 @@ class AmiLink:
                 log.warning("%s: %s; dropping the connection", self.params.address, reason)
                 return reason
             except ConnectionLost:
-                await conn.wait_closed()
-                return conn.close_reason or "closed"
+                return await conn.wait_disconnected()
             except ActionError as exc:  # it answered, so it is alive
                 log.debug("%s: Ping answered with an error: %s", self.params.address, exc)
 
