@@ -50,7 +50,10 @@ class Pipeline:
         sink: Callable[[list[CallRecord]], None],
         *,
         observers: Iterable[Callable[[Event], None]] = (),
+        observe_only: Iterable[str] = (),
     ) -> None:
+        """``observers`` see every decoded event; ``observe_only`` names more events to decode
+        for them alone (queue-member state for the status page), which the tracker never sees."""
         self.tracker = tracker
         self.clock = clock
         self.sink = sink
@@ -61,6 +64,7 @@ class Pipeline:
             f"\nContext: {c}\n".encode() for c in contexts
         )
         self._decoders = {name: DECODERS[name] for name in TRACKED_EVENTS if name in DECODERS}
+        self._observe_only = {name: DECODERS[name] for name in observe_only if name in DECODERS}
         self._channels: list[ev.CoreShowChannel] = []
         self._entries: list[ev.QueueEntry] = []
 
@@ -83,6 +87,13 @@ class Pipeline:
             if frame.kind is not event_kind:
                 if frame.kind is FrameKind.RESPONSE:
                     stats.responses += 1
+                    if b"Ping: Pong" in frame.raw:
+                        # The keepalive's answer carries the PBX's time: a tick for contacts
+                        # waiting on a grace period when no event comes.
+                        now = time_of(frame)
+                        if now is not None and (done := tracker.tick(now)):
+                            stats.records += len(done)
+                            sink(done)
                 continue
             stats.events += 1
             name = frame.name
@@ -110,6 +121,10 @@ class Pipeline:
             elif name not in decoders:
                 if name in _RESYNC_ITEMS:
                     self._resync_item(frame)
+                elif name in self._observe_only:
+                    extra = self._observe_only[name](frame, time_of(frame))
+                    for observer in observers:
+                        observer(extra)
                 continue
             if name != "CEL":
                 time = time_of(frame)

@@ -251,8 +251,12 @@ class AmiConnection:
         action_ids: Iterator[int] | None = None,
         action_prefix: str = "hotline",
         clock: Callable[[], float] = time.time,
+        deliver_responses: bool = False,
     ) -> None:
         self.params = params
+        # Responses go to on_event too, in stream order (after resolving their future): the
+        # daemon's pipeline then sees what its journal holds, e.g. the Ping answer's Timestamp.
+        self._deliver_responses = deliver_responses
         self.stats = ConnectionStats()
         self.banner: str | None = None
         self.logged_in = False
@@ -520,6 +524,8 @@ class AmiConnection:
             self._queue_event(frame)
         elif kind is FrameKind.RESPONSE:
             self._respond(frame)
+            if self._deliver_responses:
+                self._queue_event(frame)
         elif kind is FrameKind.BANNER:
             self.banner = frame.name
             if self._banner is not None and not self._banner.done():

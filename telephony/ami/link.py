@@ -108,8 +108,10 @@ class AmiLink:
         on_event: EventHandler | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        deliver_responses: bool = False,
     ) -> None:
         self.params = params
+        self._deliver_responses = deliver_responses
         self.reconnects = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -323,6 +325,7 @@ class AmiLink:
             hold_events=True,
             action_ids=self._ids,
             clock=self._clock,
+            deliver_responses=self._deliver_responses,
         )
         self._conn = conn
         refused = False

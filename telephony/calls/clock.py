@@ -3,7 +3,9 @@
 Pure: nothing here reads the wall clock. Rule: a ``Timestamp`` header wins; else the receive time a
 live connection stamped on the frame (the same value the journal writes as ``Timestamp``, so a
 journal replays with the live clock); else CEL ``EventTime`` or Cdr ``EndTime`` read in the PBX's
-time zone; else the latest time seen. It never goes backwards.
+time zone, never earlier than the latest time seen (CEL has whole seconds); else the latest time.
+A frame's own stamp is taken as it is, even when earlier than the last: the PBX stamps events
+and hotline stamps responses, and two hosts' clocks are never exactly equal.
 """
 
 from __future__ import annotations
@@ -53,11 +55,14 @@ class StreamClock:
         stamp = frame.find(b"Timestamp")
         if stamp is not None:
             try:
-                return self.advance(float(stamp))
+                self.now = float(stamp)
             except ValueError:
                 pass
+            else:
+                return self.now
         if frame.received_at is not None:
-            return self.advance(frame.received_at)
+            self.now = frame.received_at
+            return self.now
         name = frame.name
         if name == "CEL":
             text = frame.find(b"EventTime")

@@ -189,7 +189,9 @@ class CallTracker:
         self._bridges: dict[str, set[str]] = {}  # bridge id -> member uniqueids
         self._bridge_of: dict[str, str] = {}  # uniqueid -> bridge id
         self._idle: dict[str, float] = {}  # linkedid -> last hang-up, awaiting LINKEDID_END
-        self._vanish: dict[str, float] = {}  # linkedid -> when to close it as vanished
+        # linkedid -> when to close it as vanished; None until the first event or keepalive
+        # after the resync arms it (list items carry our receive time, events the PBX's).
+        self._vanish: dict[str, float | None] = {}
         self.cel_mode = False
         self.boot = 1
         self._boot_started: float | None = None
@@ -203,7 +205,7 @@ class CallTracker:
     def handle(self, event: ev.Event) -> list[CallRecord]:
         """Apply one event; return the records it finished (usually none)."""
         self.stats.events += 1
-        if event.time is not None and (self.now is None or event.time > self.now):
+        if event.time is not None:
             self.now = event.time
         done: list[CallRecord] = []
         system = _SYSTEM_HANDLERS.get(type(event))
@@ -222,6 +224,13 @@ class CallTracker:
         if self.now is not None and (self._idle or self._vanish):
             done.extend(self._expire_idle(self.now))
         return done
+
+    def tick(self, time: float) -> list[CallRecord]:
+        """Time passed without events (a keepalive answer): close what is overdue."""
+        self.now = time
+        if self._idle or self._vanish:
+            return self._expire_idle(time)
+        return []
 
     def close_all(self, reason: CloseReason, time: float | None = None) -> list[CallRecord]:
         """Finish every open contact (end of a log, PBX restart)."""
@@ -242,18 +251,19 @@ class CallTracker:
         PBX no longer lists ended while the link was down; since its last events may still be
         in flight, it is finished as ``vanished`` after ``linger_s`` unless they arrive.
         """
-        if time is not None and (self.now is None or time > self.now):
+        if time is not None:
             self.now = time
         items = [c for c in channels if c.uniqueid and c.linkedid]
         alive = {self._merged_into.get(c.linkedid or "", c.linkedid or "") for c in items}
         for contact in self.contacts.values():
             if contact.linkedid not in alive and contact.linkedid not in self._vanish:
-                self._vanish[contact.linkedid] = (self.now or 0.0) + self.config.linger_s
+                self._vanish[contact.linkedid] = None
         bridges: dict[str, list[str]] = {}
         for item in items:
-            contact = self._open(item.linkedid or "")
-            if contact is None:
+            adopted = self._open(item.linkedid or "")
+            if adopted is None:
                 continue
+            contact = adopted
             self._vanish.pop(contact.linkedid, None)
             uid = item.uniqueid or ""
             if uid not in contact.channels:
@@ -272,15 +282,15 @@ class CallTracker:
             if item.bridge_id:
                 bridges.setdefault(item.bridge_id, []).append(uid)
         for members in bridges.values():
-            contact = self._by_uid.get(members[0])
-            if contact is None:
+            owner = self._by_uid.get(members[0])
+            if owner is None:
                 continue
-            if any(u in contact.caller_side for u in members):
-                agents = [u for u in members if u not in contact.caller_side]
+            if any(u in owner.caller_side for u in members):
+                agents = [u for u in members if u not in owner.caller_side]
                 if agents:
-                    contact.answered = True
+                    owner.answered = True
                 for uid in agents:
-                    self._engage(contact, uid, contact.channels[uid].name)
+                    self._engage(owner, uid, owner.channels[uid].name)
 
     def queue_entries(self, entries: Iterable[ev.QueueEntry], time: float | None = None) -> None:
         """Callers waiting in queues (``QueueStatus`` items) after a resync."""
@@ -494,6 +504,8 @@ class CallTracker:
             contact = self.contacts.get(linkedid)
             if contact is None:
                 del self._vanish[linkedid]
+            elif deadline is None:
+                self._vanish[linkedid] = now + linger
             elif now >= deadline:
                 if contact.hangup_by is None:
                     contact.hangup_by = HangupBy.SYSTEM

@@ -1,0 +1,1 @@
+"""The status API: health, live status, metrics over HTTP, and masking of personal data."""

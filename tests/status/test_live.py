@@ -1,0 +1,102 @@
+"""LiveStatus: calls in IVR / waiting / talking derived from the tracker while a real call runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telephony.ami.codec import AmiCodec, Frame
+from telephony.calls.clock import StreamClock
+from telephony.calls.record import CallRecord
+from telephony.calls.tracker import CallTracker, TrackerConfig
+from telephony.pipeline import Pipeline
+from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
+
+CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "ami-captures"
+
+
+def frames_of(name: str) -> list[Frame]:
+    codec = AmiCodec()
+    codec.receive_data((CAPTURES / name).read_bytes())
+    codec.receive_data(b"")
+    return list(iter(codec.next_frame, None))
+
+
+def build() -> tuple[Pipeline, LiveStatus, list[CallRecord]]:
+    records: list[CallRecord] = []
+    tracker = CallTracker(TrackerConfig(pbx="pbx1"))
+    clock = StreamClock("UTC")
+    live = LiveStatus(
+        tracker,
+        pbx="pbx1",
+        tz=ZoneInfo("UTC"),
+        service_level_s=15,
+        clock=lambda: clock.now or 0.0,
+        health_parts=lambda: {"ami": {"state": "ready"}, "database": {"ok": True}},
+    )
+
+    def sink(done: list[CallRecord]) -> None:
+        records.extend(done)
+        live.records_finished(done)
+
+    pipeline = Pipeline(
+        tracker, clock, sink, observers=[live.observe], observe_only=QUEUE_MEMBER_EVENTS
+    )
+    return pipeline, live, records
+
+
+def states_through(name: str) -> list[tuple[str, ...]]:
+    """The sequence of distinct (state per live call) seen while replaying a capture."""
+    pipeline, live, _ = build()
+    seen: list[tuple[str, ...]] = []
+    for frame in frames_of(name):
+        pipeline.feed(frame)
+        now = tuple(c["state"] for c in live.status()["calls"])
+        if not seen or seen[-1] != now:
+            seen.append(now)
+    return seen
+
+
+def test_answered_call_goes_ivr_waiting_talking_then_gone() -> None:
+    assert states_through("01_answered.main.raw") == [(), ("ivr",), ("waiting",), ("talking",), ()]
+
+
+def test_abandoned_call_never_talks() -> None:
+    assert states_through("02_abandon_in_queue.main.raw") == [(), ("ivr",), ("waiting",), ()]
+
+
+def test_status_masks_numbers_and_counts_today() -> None:
+    pipeline, live, records = build()
+    status: dict[str, Any] = {}
+    for frame in frames_of("01_answered.main.raw"):
+        pipeline.feed(frame)
+        if frame.name == "AgentConnect":
+            status = live.status()
+    (call,) = status["calls"]
+    assert call["caller"] != "79160000001"
+    assert call["caller"].startswith("791")
+    assert "0000001" not in call["caller"]
+    assert call["queue"] == "hotline"
+    assert call["agent"] == "Agent 8001 Ivanova"
+    assert status["totals"] == {"ivr": 0, "waiting": 0, "talking": 1}
+    today = live.status()["today"]
+    assert len(records) == 1
+    assert today["offered"] == 1
+    assert today["answered"] == 1
+    assert today["by_outcome"] == {"answered": 1}
+    assert today["service_level"] == 1.0  # HoldTime 2 s <= 15 s
+    assert today["asa_s"] == 2.0
+    assert today["aht_s"] == 7.0
+
+
+def test_queue_members_from_the_resync_list_of_a_real_pbx() -> None:
+    pipeline, live, _ = build()
+    for frame in frames_of("08_resync_login_midcall.resync.raw"):
+        pipeline.feed(frame)
+    agents = {a["interface"]: a for a in live.status()["agents"]}
+    assert "Local/8001@agents/n" in agents
+    assert agents["Local/8101@agents/n"]["queues"] == ["hotline-utilities"]
+    queues = {q["name"]: q for q in live.status()["queues"]}
+    assert set(queues) >= {"hotline", "hotline-utilities"}
+    assert queues["hotline"]["members"] == 4
