@@ -133,6 +133,7 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=s.reports.zone)
         self._engine: Any = None
         self._stopped = asyncio.Event()
+        self.started = asyncio.Event()
 
     # ------------------------------------------------------------------ wiring
 
@@ -218,6 +219,7 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         await self.link.start()
+        self.started.set()
         log.info(
             "hotline %s: following %s:%d, status on http://%s:%d/api/status",
             s.pbx.id,
@@ -367,7 +369,6 @@ async def run_demo(
     from telephony.simulator.server import SimulatorServer
 
     setup_logging("INFO", "text")
-    Path("var").mkdir(exist_ok=True)
     sim = SimulatorServer(
         SimConfig(
             calls_per_hour=calls_per_hour,
@@ -402,8 +403,9 @@ async def run_demo(
     try:
         print(f"hotline demo: PBX simulator (AMI) on {host}:{port}, {agents} agents, x{speed} time")
         start_task = asyncio.create_task(_run_until_signalled(daemon, None))
-        while daemon.http_port is None and not start_task.done():
-            await asyncio.sleep(0.05)
+        started = asyncio.create_task(daemon.started.wait())
+        await asyncio.wait({start_task, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
         if daemon.http_port is not None:
             shown = settings.http.listen_host
             print(f"  status     http://{shown}:{daemon.http_port}/api/status")

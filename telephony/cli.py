@@ -83,7 +83,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError(f"replay: {path}: no such file")
     speed = _speed(args.speed)
     if args.serve:
-        from telephony.simulator.replay_server import serve_logs
+        from telephony.replay_server import serve_logs
 
         asyncio.run(serve_logs(paths, args.serve, speed=speed))
         return 0
@@ -252,6 +252,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator + daemon + status server + SQLite in one process."""
     from telephony.app import run_demo
 
+    Path("var").mkdir(exist_ok=True)
     return asyncio.run(
         run_demo(http=args.http, db=args.db, speed=args.speed, seed=args.seed, agents=args.agents)
     )

@@ -1,4 +1,4 @@
-"""The live daemon against the PBX simulator over real TCP: records, drops, restarts, hangs, signals.
+"""The live daemon against the PBX simulator over real TCP: records, drops, restarts, hangs.
 
 Each test runs the simulator (a real AMI server) and the daemon in this event loop, with fast
 simulated time; the database is a real SQLite file or PostgreSQL database (`db_url`).
@@ -68,13 +68,17 @@ def settings_for(sim: SimulatorServer, tmp_path: Path, db_url: str, **extra: str
     return load_settings(None, env=env)
 
 
-async def wait_for(what: str, check: Callable[[], bool], timeout: float = 15.0) -> None:
+async def wait_for(what: str, check: Callable[[], bool], within: float = 15.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not check():
         if loop.time() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for: {what}")
+            pytest.fail(f"timed out after {within} s waiting for: {what}")
         await asyncio.sleep(0.02)
+
+
+def written(daemon: Daemon, n: int) -> Callable[[], bool]:
+    return lambda: daemon.writer is not None and daemon.writer.written >= n
 
 
 def stored(db_url: str) -> list[CallRecord]:
@@ -167,13 +171,11 @@ async def test_link_dropped_mid_call_reconnects_resyncs_no_loss_no_duplicate(
     )
     await asyncio.sleep(4 / SPEED)
     sim.drop_clients()
-    await wait_for("link down", lambda: daemon.link.state is not LinkState.READY, timeout=5)
+    await wait_for("link down", lambda: daemon.link.state is not LinkState.READY, within=5)
     await wait_for(
         "reconnected", lambda: daemon.link.state is LinkState.READY and daemon.link.reconnects >= 1
     )
-    await wait_for(
-        "2 records", lambda: daemon.writer is not None and daemon.writer.written >= 2, 30
-    )
+    await wait_for("2 records", written(daemon, 2), 30)
     await asyncio.sleep(0.3)
     await daemon.stop()
     records = stored(db_url)
@@ -205,13 +207,13 @@ async def test_pbx_restart_closes_open_calls_and_later_calls_are_new_records(
         lambda: sum(1 for c in daemon.tracker.contacts.values() if c.answered) == 2,
     )
     await sim.restart()
-    await wait_for("2 records", lambda: daemon.writer is not None and daemon.writer.written >= 2)
+    await wait_for("2 records", written(daemon, 2))
     await wait_for(
         "reconnected after restart",
         lambda: daemon.link.state is LinkState.READY and daemon.link.reconnects >= 1,
     )
     sim.place_call(choice="2")
-    await wait_for("3 records", lambda: daemon.writer is not None and daemon.writer.written >= 3)
+    await wait_for("3 records", written(daemon, 3))
     await daemon.stop()
     records = stored(db_url)
     assert len(records) == 3

@@ -86,10 +86,12 @@ def test_a_call_gone_at_resync_is_closed_as_vanished_once() -> None:
         b"ActionID: hotline-resync-1\r\nEventList: Complete\r\nListItems: 0\r\n\r\n"
         b"Event: FullyBooted\r\nTimestamp: 1795490530.0\r\nUptime: 500\r\nLastReload: 500\r\n\r\n"
         # Keepalive answers carry the PBX's time: the first arms the grace, a later one ends it.
-        b"Response: Success\r\nActionID: hotline-9\r\nPing: Pong\r\nTimestamp: 1795490531.0\r\n\r\n"
-        b"Response: Success\r\nActionID: hotline-10\r\nPing: Pong\r\nTimestamp: 1795490541.5\r\n\r\n"
+        b"Response: Success\r\nActionID: hotline-9\r\nPing: Pong\r\n"
+        b"Timestamp: 1795490531.0\r\n\r\n"
+        b"Response: Success\r\nActionID: hotline-10\r\nPing: Pong\r\n"
+        b"Timestamp: 1795490541.5\r\n\r\n"
     )
-    records, pipeline = feed(conn1, resync)
+    records, _ = feed(conn1, resync)
     (record,) = records  # closed by the keepalive, before the end of the log
     assert record.close_reason is CloseReason.VANISHED
     assert record.hangup_by is HangupBy.SYSTEM

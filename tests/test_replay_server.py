@@ -1,0 +1,66 @@
+"""`hotline replay --serve`: a real capture played as an AMI server; the daemon follows it live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+from storage.engine import make_engine
+from storage.queries import iter_calls
+from telephony.ami.link import LinkState
+from telephony.app import Daemon
+from telephony.config import load_settings
+from telephony.replay_server import ReplayServer, load_events
+
+ROOT = Path(__file__).resolve().parents[1]
+CAPTURES = ROOT.parent / "shared" / "ami-captures"
+
+
+async def test_daemon_follows_a_replayed_capture_live(tmp_path: Path) -> None:
+    capture = CAPTURES / "06_burst_20.main.raw"
+    expected = json.loads((ROOT / "tests/fixtures/expected/06_burst_20.json").read_text())
+    server = ReplayServer(load_events([capture]), speed=None, secret="s3cret")
+    srv = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    host, port = srv.sockets[0].getsockname()[:2]
+    settings = load_settings(
+        None,
+        env={
+            "HOTLINE_PBX__ID": "pbx1",
+            "HOTLINE_AMI__HOST": host,
+            "HOTLINE_AMI__PORT": str(port),
+            "HOTLINE_AMI__SECRET": "s3cret",
+            "HOTLINE_AMI__AUTH": "plain",
+            "HOTLINE_DATABASE__URL": f"sqlite:///{tmp_path / 'live.db'}",
+            "HOTLINE_HTTP__LISTEN": "127.0.0.1:0",
+            "HOTLINE_JOURNAL__DIR": str(tmp_path / "journal"),
+            "HOTLINE_RECORDING__RETENTION_DAYS": "0",
+        },
+    )
+    daemon = Daemon(settings)
+    try:
+        await daemon.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while daemon.tracker.stats.records < 20 and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert daemon.link.state is LinkState.READY
+    finally:
+        await daemon.stop()
+        srv.close()
+        await srv.wait_closed()
+    assert daemon.tracker.stats.records == 20
+    engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    try:
+        stored = list(iter_calls(engine))
+    finally:
+        engine.dispose()
+    # Live, times are our receive times; who called, what they chose and how it ended are the
+    # hand-derived expectations of the capture.
+    got = Counter((r.call_id, r.outcome.value, r.ivr_path, r.queue, r.agent) for r in stored)
+    want = Counter(
+        (r["call_id"], r["outcome"], tuple(r["ivr_path"]), r["queue"], r["agent"])
+        for r in expected["records"]
+    )
+    assert got == want
