@@ -48,7 +48,7 @@ def load_events(paths: Sequence[Path]) -> list[tuple[float | None, bytes]]:
 
 
 def _drain(codec: AmiCodec, clock: StreamClock, path: Path) -> list[tuple[float | None, bytes]]:
-    out = []
+    out: list[tuple[float | None, bytes]] = []
     while True:
         try:
             frame = codec.next_frame()
