@@ -109,6 +109,7 @@ class Daemon:
             service_level_s=s.reports.service_level_s,
             clock=wall,
             health_parts=self._health_parts,
+            pbx_now=self._pbx_now,
         )
         self.recording = RecordingController(
             s.recording, self._send_action, s.reports.zone, pbx=s.pbx.id
@@ -133,12 +134,20 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=s.reports.zone)
         self._engine: Any = None
         self._stopped = asyncio.Event()
+        self._last_frame_wall = 0.0
         self.started = asyncio.Event()
 
     # ------------------------------------------------------------------ wiring
 
+    def _pbx_now(self) -> float:
+        """The PBX's time now: the stream clock moved on by the wall time since the last frame."""
+        if self.clock.now is None:
+            return self.wall()
+        return self.clock.now + max(0.0, self.wall() - self._last_frame_wall)
+
     def _frame_received(self, frame: Frame, received_at: float) -> None:
         """Journal first: a frame is on disk before anything acts on it."""
+        self._last_frame_wall = received_at
         stamp = float(f"{received_at:.6f}")
         frame.received_at = stamp
         if self.journal is not None:
@@ -316,7 +325,8 @@ def setup_logging(level: str, fmt: str) -> None:
     """Structured-enough logs, phone numbers masked."""
     root = logging.getLogger()
     root.setLevel(level)
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    for chatty in ("apscheduler", "alembic", "aiohttp.access"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     for handler in root.handlers:
         handler.addFilter(MaskNumbersFilter())
         if fmt == "json":
@@ -362,7 +372,7 @@ async def run_daemon(settings: Settings, *, config_path: Path | None = None) -> 
 
 
 async def run_demo(
-    *, http: str, db: str, speed: float, seed: int | None, agents: int, calls_per_hour: float = 240
+    *, http: str, db: str, speed: float, seed: int | None, agents: int, calls_per_hour: float = 600
 ) -> int:
     """`hotline demo`: simulator + daemon + status server + SQLite in one process."""
     from telephony.simulator.model import SimConfig
@@ -375,6 +385,7 @@ async def run_demo(
             agents=agents,
             seed=seed,
             start_time=time.time(),
+            utc_offset_hours=8.0,  # the simulated citizens live in Asia/Shanghai
             # Faster than real time: events carry simulated Timestamps, so durations and
             # the daemon's clock agree.
             timestamps=True,

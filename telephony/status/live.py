@@ -131,13 +131,17 @@ class LiveStatus:
         service_level_s: float,
         clock: Callable[[], float],
         health_parts: Callable[[], dict[str, Any]],
+        pbx_now: Callable[[], float] | None = None,
     ) -> None:
+        """``clock`` is the wall clock (which day it is); ``pbx_now`` the PBX's time now, the
+        clock call times are in (defaults to ``clock``)."""
         self.tracker = tracker
         self.pbx = pbx
         self.tz = tz
         self.service_level_s = service_level_s
         self.clock = clock
         self.health_parts = health_parts
+        self.pbx_now = pbx_now or clock
         self.members: dict[str, Member] = {}
         self.today = DayFigures(day=self._day(clock()))
 
@@ -191,9 +195,10 @@ class LiveStatus:
 
     def status(self) -> dict[str, Any]:
         """The /api/status body: live calls, queues, agents, today's figures."""
-        now = self.clock()
-        if self._day(now) != self.today.day:
-            self.today = DayFigures(day=self._day(now))
+        wall = self.clock()
+        if self._day(wall) != self.today.day:
+            self.today = DayFigures(day=self._day(wall))
+        now = self.pbx_now()
         calls = []
         totals = {"ivr": 0, "waiting": 0, "talking": 0}
         waiting_by_queue: dict[str, list[float]] = {}
@@ -229,7 +234,7 @@ class LiveStatus:
         )
         return {
             "pbx": self.pbx,
-            "now": datetime.fromtimestamp(now, self.tz).isoformat(),
+            "now": datetime.fromtimestamp(wall, self.tz).isoformat(),
             "link": self.health_parts().get("ami", {}),
             "calls": calls,
             "totals": totals,
