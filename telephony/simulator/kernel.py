@@ -109,6 +109,8 @@ class Process:
         self._timer = None
         if not self.alive:
             return
+        kernel = self._kernel
+        previous, kernel.current = kernel.current, self
         try:
             step = self._gen.throw(exc) if exc is not None else self._gen.send(value)
         except StopIteration:
@@ -118,6 +120,8 @@ class Process:
             # An interrupt the flow chose not to handle ends it quietly.
             self.alive = False
             return
+        finally:
+            kernel.current = previous
         self._wait_for(step)
 
     def _wait_for(self, step: Any) -> None:
@@ -170,6 +174,7 @@ class Kernel:
         self.now = now
         self._heap: list[tuple[float, int, Timer]] = []
         self._seq = 0
+        self.current: Process | None = None
 
     def call_at(self, time: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` at simulated ``time`` (not before the current time)."""

@@ -15,18 +15,22 @@ UNKNOWN = "<unknown>"
 # Relative call volume per hour of the PBX's local day (a citizen hotline: quiet at night, peaks in
 # the late morning and early afternoon). Normalised so that the mean is 1.0: --calls-per-hour is the
 # daily average rate.
+# fmt: off
 _DAY_SHAPE = (
-    0.15, 0.12, 0.10, 0.10, 0.12, 0.20, 0.45, 0.90, 1.60, 2.00, 2.10, 1.90,
-    1.40, 1.60, 1.90, 1.85, 1.60, 1.30, 0.95, 0.80, 0.65, 0.50, 0.35, 0.22,
-)  # fmt: skip
+    0.15, 0.12, 0.10, 0.10, 0.12, 0.20, 0.45, 0.90, 1.60, 2.00, 2.10, 1.90,  # 00-11 h
+    1.40, 1.60, 1.90, 1.85, 1.60, 1.30, 0.95, 0.80, 0.65, 0.50, 0.35, 0.22,  # 12-23 h
+)
+# fmt: on
 DAY_PROFILE: tuple[float, ...] = tuple(v * 24 / sum(_DAY_SHAPE) for v in _DAY_SHAPE)
 FLAT_PROFILE: tuple[float, ...] = (1.0,) * 24
 
+# fmt: off
 AGENT_SURNAMES = (
     "Ivanova", "Petrov", "Sidorova", "Smirnov", "Wang", "Li", "Zhang", "Liu", "Chen", "Yang",
     "Zhao", "Huang", "Zhou", "Wu", "Xu", "Sun", "Hu", "Zhu", "Gao", "Lin",
-)  # fmt: skip
+)
 UTILITY_SURNAMES = ("Kuznetsova", "Popov", "Ma", "Guo", "He", "Luo")
+# fmt: on
 
 
 class ChannelMode(StrEnum):
@@ -104,7 +108,7 @@ class CallPlan:
     ring_no_answer: int = 0  # offers that ring out before one is answered
     agents_answer: bool = True  # False: nobody ever picks up (capture 02)
     ring_s: float = 2.0  # ring time before the agent answers
-    talk_s: float = 7.0
+    talk_s: float = 7.0  # talk time; for INFO the length of the information message
     end_by: EndBy = EndBy.AGENT
     hold_at_s: float | None = None  # into the talk
     hold_s: float = 20.0
@@ -143,7 +147,8 @@ class Channel:
     dialstatus: str = ""
     in_agi: bool = False
     gone: bool = False
-    process_owner: object | None = None  # the flow to notify on AMI Hangup / DTMF
+    run_app: tuple[str, str] | None = None  # what lists show when it differs from Newexten's
+    owner: object | None = None  # the flow to notify on AMI Hangup / DTMF
 
     @property
     def state_desc(self) -> str:

@@ -7,7 +7,6 @@ capture that shows it.
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -161,8 +160,9 @@ def cdr_pairs(
     ]
 
 
-def member_pairs(member: Member, *, list_item: bool = False) -> Pairs:
+def member_pairs(member: Member, *, list_item: bool = False, status: int | None = None) -> Pairs:
     """QueueMemberStatus/QueueMemberPause block, or a QueueStatus ``QueueMember`` item."""
+    shown = str(member.status if status is None else status)
     if list_item:
         return [
             ("Queue", member.queue),
@@ -176,7 +176,7 @@ def member_pairs(member: Member, *, list_item: bool = False) -> Pairs:
             ("LastPause", str(int(member.last_pause))),
             ("LoginTime", str(int(member.login_time))),
             ("InCall", "1" if member.in_call else "0"),
-            ("Status", str(member.status)),
+            ("Status", shown),
             ("Paused", "1" if member.paused else "0"),
             ("PausedReason", member.paused_reason),
             ("Wrapuptime", "0"),
@@ -193,7 +193,7 @@ def member_pairs(member: Member, *, list_item: bool = False) -> Pairs:
         ("LastPause", str(int(member.last_pause))),
         ("LoginTime", str(int(member.login_time))),
         ("InCall", "1" if member.in_call else "0"),
-        ("Status", str(member.status)),
+        ("Status", shown),
         ("Paused", "1" if member.paused else "0"),
         ("PausedReason", member.paused_reason),
         ("Ringinuse", "0"),
@@ -224,8 +224,3 @@ def duration_hms(seconds: float) -> str:
     """CoreShowChannel ``Duration`` (HH:MM:SS)."""
     s = max(0, int(seconds))
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-def monotonic() -> float:
-    """Wall-clock helper kept out of the pure core (the server's only clock)."""
-    return _time.monotonic()

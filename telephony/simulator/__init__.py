@@ -1,0 +1,28 @@
+"""``hotline simulate``: a simulated Asterisk 22 that speaks real AMI over TCP.
+
+The pure core (``scenario.Simulation``: traffic, call flows and AMI event frames, driven by
+simulated time) sits behind a thin asyncio server (``server.SimulatorServer``); ``run_simulator``
+is the CLI entry point. Event shapes follow the real captures in ``ami-captures/`` (a test compares
+them). Modules: ``kernel`` (discrete-event processes), ``model`` (data), ``wire`` (AMI text),
+``pbx`` (state and event primitives), ``flows`` (the dialplan as processes), ``traffic``
+(arrivals and caller behaviour), ``scenario`` (the pure façade), ``server`` (TCP).
+"""
+
+from telephony.simulator.flows import OriginateRequest
+from telephony.simulator.model import CallPlan, ChannelMode, Choice, EndBy, SimConfig
+from telephony.simulator.scenario import ScriptedCall, Simulation
+from telephony.simulator.server import SimulatorServer, parse_listen, run_simulator
+
+__all__ = [
+    "CallPlan",
+    "ChannelMode",
+    "Choice",
+    "EndBy",
+    "OriginateRequest",
+    "ScriptedCall",
+    "SimConfig",
+    "Simulation",
+    "SimulatorServer",
+    "parse_listen",
+    "run_simulator",
+]
