@@ -117,6 +117,8 @@ class Contact:
     survey: bool = False
     survey_rating: int | None = None
     originate_reason: int | None = None
+    originate_dial: str | None = None  # "Tech/resource" of an Originate (DialBegin, no caller)
+    shutdown: bool = False  # torn down by a PBX shutdown/restart
     dialed_fallback: str | None = None
     transfers: int = 0
     hold_started: dict[str, float] = field(default_factory=dict)
@@ -152,10 +154,13 @@ def _local_partner_name(name: str) -> str | None:
     return f"{m.group(1)};{'2' if m.group(2) == '1' else '1'}"
 
 
-def _party_name(channel: Channel) -> str:
-    if channel.caller_name and channel.caller_name != "<unknown>":
-        return channel.caller_name
-    return _CHANNEL_SUFFIX.sub("", channel.name)
+def _device(name: str) -> str:
+    """``PJSIP/8002-0000001c`` → ``PJSIP/8002``; ``Local/8001@agents-00000004;1`` →
+    ``Local/8001@agents``; a queue interface ``Local/8001@agents/n`` → ``Local/8001@agents``."""
+    name = _CHANNEL_SUFFIX.sub("", name)
+    if name.startswith("Local/") and name.count("/") > 1:
+        name = name.rsplit("/", 1)[0]
+    return name
 
 
 def _duration_s(text: str | None) -> int | None:
@@ -167,6 +172,11 @@ def _duration_s(text: str | None) -> int | None:
     except ValueError:
         return None
     return h * 3600 + m * 60 + s
+
+
+def _dial_number(dial: str) -> str | None:
+    m = _DIAL_NUMBER.match(dial)
+    return m.group(1) if m else None
 
 
 def _dt(t: float | None) -> datetime | None:
@@ -189,6 +199,10 @@ class CallTracker:
         self._bridges: dict[str, set[str]] = {}  # bridge id -> member uniqueids
         self._bridge_of: dict[str, str] = {}  # uniqueid -> bridge id
         self._idle: dict[str, float] = {}  # linkedid -> last hang-up, awaiting LINKEDID_END
+        self._members: dict[str, str] = {}  # device -> queue MemberName (from Agent* events)
+        # Unanswered originated calls recently finished, by dial string: a failed Originate's
+        # answer may come after the call's own end (trunk channels) and still correct it.
+        self._originated: OrderedDict[str, CallRecord] = OrderedDict()
         # linkedid -> when to close it as vanished; None until the first event or keepalive
         # after the resync arms it (list items carry our receive time, events the PBX's).
         self._vanish: dict[str, float | None] = {}
@@ -213,6 +227,8 @@ class CallTracker:
             done.extend(system(self, event))
         else:
             contact = self._contact_for(event)
+            if contact is None and isinstance(event, ev.OriginateResponse):
+                done.extend(self._late_originate(event))
             if contact is not None:
                 if contact.started is None:
                     contact.started = self.now
@@ -239,6 +255,7 @@ class CallTracker:
         for contact in list(self.contacts.values()):
             if reason is CloseReason.PBX_RESTART and contact.hangup_by is None:
                 contact.hangup_by = HangupBy.SYSTEM
+                contact.shutdown = True
             record = self._finish(contact, reason, when)
             if record is not None:
                 out.append(record)
@@ -393,10 +410,33 @@ class CallTracker:
             return None
         prefix = dial + "-"
         for contact in self.contacts.values():
+            if contact.originate_dial == dial:
+                return contact
             first = contact.channels.get(contact.linkedid)
             if first is not None and first.name.startswith(prefix):
                 return contact
         return None
+
+    def _late_originate(self, event: ev.OriginateResponse) -> list[CallRecord]:
+        """A failed Originate answered after its call already ended: correct that record."""
+        if event.response != "Failure" or not event.channel:
+            return []
+        record = self._originated.pop(event.channel, None)
+        if record is None:
+            return []
+        if event.context not in self.config.survey_contexts and record.kind is not Kind.SURVEY:
+            return []
+        busy = event.reason == 5 or record.hangup_cause == 17
+        return [
+            record.replace(
+                kind=Kind.SURVEY,
+                direction=Direction.OUTBOUND,
+                outcome=Outcome.SURVEY_BUSY if busy else Outcome.SURVEY_NO_ANSWER,
+                hangup_by=None,
+                dialed=record.dialed or _dial_number(event.channel),
+                notes=(*record.notes, "corrected by a late OriginateResponse"),
+            )
+        ]
 
     def _add_channel(
         self, contact: Contact, event: ev.ChannelEvent, *, adopted: bool = False
@@ -531,7 +571,12 @@ class CallTracker:
         if not names or all(n.startswith(SPOOL_FAILED) for n in names):
             return None  # Asterisk's originate-failure handler, not a call
         self.stats.records += 1
-        return self._build(contact, reason, when)
+        record = self._build(contact, reason, when)
+        if contact.originate_dial and not contact.answered and record.kind is not Kind.SURVEY:
+            self._originated[contact.originate_dial] = record
+            while len(self._originated) > 1024:
+                self._originated.popitem(last=False)
+        return record
 
     def _build(self, c: Contact, reason: CloseReason, when: float | None) -> CallRecord:
         ended = when if when is not None else c.last_time
@@ -558,13 +603,14 @@ class CallTracker:
             kind = Kind.INTERNAL
         caller_up = any(c.channels[u].ever_up for u in c.caller_side if u in c.channels)
         talk = c.talk_total
-        if talk is None and c.answered_at is not None and ended is not None:
+        if (talk is None or c.transfers) and c.answered_at is not None and ended is not None:
+            # After a transfer the queue's TalkTime covers the first agent only.
             talk = max(0.0, ended - c.answered_at)
         wait = c.wait_s
+        if wait is None and c.abandoned and c.abandon_hold is not None:
+            wait = float(c.abandon_hold)
         if wait is None and c.queued_at is not None:
-            if c.abandoned and c.abandon_hold is not None:
-                wait = float(c.abandon_hold)
-            elif c.left_queue_at is not None:
+            if c.left_queue_at is not None:
                 wait = c.left_queue_at - c.queued_at
             elif ended is not None:
                 wait = ended - c.queued_at
@@ -609,6 +655,8 @@ class CallTracker:
     def _citizen_outcome(c: Contact, caller_up: bool, hangup_by: HangupBy | None) -> Outcome:
         if c.answered or c.answered_at is not None:
             return Outcome.ANSWERED
+        if c.shutdown:
+            return Outcome.FAILED  # cut off by a PBX shutdown/restart, not the caller's doing
         if c.abandoned:
             return Outcome.ABANDONED_QUEUE
         if c.left_queue_at is not None:
@@ -653,6 +701,20 @@ class CallTracker:
             puid = self._by_name.get(partner)
             if puid:
                 contact.engaged.add(puid)
+
+    def _party(self, channel: Channel) -> str:
+        """Who an agent-side channel is: its queue member name if known, else its device.
+
+        Never its CallerIDName: Asterisk gives a dialled channel the *caller's* caller id.
+        """
+        device = _device(channel.name)
+        return self._members.get(device, device)
+
+    def _learn_member(self, event: ev.AgentEvent) -> None:
+        if event.interface and event.member_name:
+            self._members[_device(event.interface)] = event.member_name
+            if len(self._members) > 10_000:
+                self._members.clear()
 
     def _signal(self, contact: Contact, who: HangupBy) -> None:
         if contact.hangup_by is None:
@@ -745,6 +807,8 @@ class CallTracker:
         channel.requested = True
         soft = isinstance(event, ev.SoftHangupRequest)
         if soft and event.cause == SHUTDOWN_FLAG:
+            if contact.hangup_by is None:
+                contact.shutdown = True
             self._signal(contact, HangupBy.SYSTEM)
         elif self._side_is_caller(contact, uid):
             self._signal(contact, HangupBy.SYSTEM if soft else HangupBy.CALLER)
@@ -814,6 +878,7 @@ class CallTracker:
 
     def _on_agent_connect(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.AgentConnect)
+        self._learn_member(event)
         self._mark_caller(contact, event.uniqueid, event.channel)
         self._engage(contact, event.dest_uniqueid, event.dest_channel)
         contact.answered = True
@@ -827,9 +892,14 @@ class CallTracker:
 
     def _on_agent_complete(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.AgentComplete)
+        self._learn_member(event)
         self._mark_caller(contact, event.uniqueid, event.channel)
         contact.answered = True
         contact.queue = contact.queue or event.queue
+        # A call adopted mid-talk (resync) never showed its AgentConnect.
+        contact.agent = contact.agent or event.member_name or event.interface
+        if contact.wait_s is None and event.hold_time is not None:
+            contact.wait_s = float(event.hold_time)
         if event.talk_time is not None:
             contact.talk_total = (contact.talk_total or 0.0) + event.talk_time
         if event.reason == "caller":
@@ -876,7 +946,7 @@ class CallTracker:
             if uid not in contact.engaged:
                 self._engage(contact, uid, channel.name)
                 if contact.transfers or contact.agent is None:
-                    contact.agent = _party_name(channel)
+                    contact.agent = self._party(channel)
 
     def _on_bridge_leave(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.BridgeLeave)
@@ -917,7 +987,18 @@ class CallTracker:
         self._retire(contact, event.second_transferer_uniqueid, event.second_transferer_channel)
         target = event.transfer_target_uniqueid
         if target and target in contact.channels:
-            contact.agent = _party_name(contact.channels[target])
+            contact.agent = self._party(contact.channels[target])
+
+    def _on_agent_event(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.AgentEvent)
+        self._learn_member(event)
+
+    def _on_dial_begin(self, contact: Contact, event: ev.Event) -> None:
+        assert isinstance(event, ev.DialBegin)
+        if not event.channel and event.dest_channel and event.dial_string:
+            # No calling channel: an Originate. Remember its dial string to match the answer.
+            tech = event.dest_channel.split("/", 1)[0]
+            contact.originate_dial = f"{tech}/{event.dial_string}"
 
     def _on_originate(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.OriginateResponse)
@@ -1009,6 +1090,10 @@ _HANDLERS: dict[type[ev.Event], Handler] = {
     ev.BlindTransfer: CallTracker._on_blind_transfer,
     ev.AttendedTransfer: CallTracker._on_attended_transfer,
     ev.OriginateResponse: CallTracker._on_originate,
+    ev.AgentCalled: CallTracker._on_agent_event,
+    ev.AgentRingNoAnswer: CallTracker._on_agent_event,
+    ev.AgentDump: CallTracker._on_agent_event,
+    ev.DialBegin: CallTracker._on_dial_begin,
 }
 
 SystemHandler = Callable[[CallTracker, ev.Event], list[CallRecord]]
@@ -1020,6 +1105,4 @@ _SYSTEM_HANDLERS: dict[type[ev.Event], SystemHandler] = {
 
 # Event names the tracker reads; the pipeline decodes only these (plus prefiltered
 # CEL, VarSet and Newexten frames) and skips the rest by name.
-TRACKED_EVENTS: frozenset[str] = frozenset(
-    cls.__name__ for cls in (*_HANDLERS, *_SYSTEM_HANDLERS)
-) | frozenset({"AgentCalled", "AgentRingNoAnswer", "AgentDump"})
+TRACKED_EVENTS: frozenset[str] = frozenset(cls.__name__ for cls in (*_HANDLERS, *_SYSTEM_HANDLERS))

@@ -1,10 +1,8 @@
 """The simulator's traffic replays through the real pipeline into the call records we scripted.
 
 Scripted calls (``place_call``) and survey originates are fed frame by frame through
-``telephony.pipeline.Pipeline`` and ``CallTracker``, as ``hotline replay`` would. Where the tracker
-disagrees with what was scripted *and* the simulator's traffic is what Asterisk sends (the captures
-and docs/call-records.md decide), the case is an ``xfail(strict=True)`` naming the tracker bug, so
-the test turns red the day the tracker is fixed and the mark can go.
+``telephony.pipeline.Pipeline`` and ``CallTracker``, as ``hotline replay`` would: the records must
+be the ones scripted (trunk and Local-pair channels alike, transfers, surveys, resync).
 """
 
 from __future__ import annotations
@@ -141,11 +139,6 @@ def test_hold_keeps_the_talk_time() -> None:
     assert record["talk_s"] == 60
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker: after a blind transfer talk_s is the first agent's AgentComplete TalkTime "
-    "only (docs: sum of AgentComplete TalkTime); the transferred leg's talk is lost",
-)
 def test_blind_transfer_talk_time_counts_both_agents() -> None:
     record = _one(ChannelMode.TRUNK, {"choice": "1", "talk": 60, "transfer_at": 30})
     assert record["outcome"] == "answered"
@@ -159,12 +152,6 @@ def test_blind_transfer_names_the_second_agent() -> None:
     assert record["hangup_by"] == "agent"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker: after a transfer the agent is the bridged channel's CallerIDName, but "
-    "Asterisk gives dialled channels the *caller's* CallerID (captures: Local/8001@agents;1 "
-    "carries CallerIDName 'Citizen One'), so a named citizen becomes the 'agent'",
-)
 def test_blind_transfer_agent_is_not_the_citizen() -> None:
     script = {"choice": "1", "talk": 60, "transfer_at": 30, "caller_name": "Wang Fang"}
     record = _one(ChannelMode.TRUNK, script)
@@ -193,13 +180,6 @@ def _survey(mode: ChannelMode, **variables: str) -> dict[str, Any]:
     return exported
 
 
-_TRUNK_UNANSWERED = pytest.mark.xfail(
-    strict=True,
-    reason="tracker: a failed survey Originate is matched by dial string only for Local "
-    "channels ('<dial string>-' prefix); PJSIP/<number>@carrier creates PJSIP/carrier-XXXXXXXX, "
-    "so an unanswered trunk survey becomes a citizen call 'abandoned_ivr'",
-)
-
 SURVEYS = [
     ({"CITIZEN_DIGIT": "1"}, {"kind": "survey", "outcome": "survey_completed", "survey_rating": 1}),
     ({"CITIZEN_DIGIT": "3"}, {"kind": "survey", "outcome": "survey_completed", "survey_rating": 3}),
@@ -220,10 +200,6 @@ SURVEYS = [
             mode,
             variables,
             expected,
-            marks=[_TRUNK_UNANSWERED]
-            if mode is ChannelMode.TRUNK
-            and expected["outcome"] in ("survey_no_answer", "survey_busy")
-            else [],
             id=f"{mode.value}-{expected['outcome']}-{'-'.join(f'{k}={v}' for k, v in variables.items())}",  # noqa: E501
         )
         for mode in MODES
@@ -336,11 +312,6 @@ async def test_a_client_that_logs_in_mid_call_resyncs() -> None:
     assert records["abandoned_queue"]["hangup_by"] == "caller"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracker: for a contact adopted mid-queue by resync (no QueueCallerJoin seen), "
-    "wait_s ignores QueueCallerAbandon's HoldTime (it is only read when queued_at is set)",
-)
 async def test_resynced_abandon_keeps_the_hold_time() -> None:
     records = await _resynced_records()
     assert records["abandoned_queue"]["wait_s"] == 30
