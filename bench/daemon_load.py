@@ -56,7 +56,7 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
         sys.executable, "-m", "telephony.cli", "simulate",
         "--listen", f"127.0.0.1:{port}", "--calls-per-hour", str(rate),
         "--agents", str(args.agents), "--speed", str(args.speed), "--seed", "1",
-        "--secret", "bench", "--timestamps",
+        "--secret", "bench", "--timestamps", "--flat",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix="hotline-load-"))

@@ -231,6 +231,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             secret=args.secret,
             record=Path(args.record) if args.record else None,
             timestamps=args.timestamps,
+            utc_offset_hours=args.utc_offset,
+            flat=args.flat,
         )
     )
     return 0
@@ -301,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret", default="hotline")
     p.add_argument("--record", metavar="FILE", help="keep the bytes sent to the first client")
     p.add_argument("--timestamps", action="store_true", help="send Timestamp: headers")
+    p.add_argument(
+        "--utc-offset", type=float, default=8.0, help="citizens' zone for the daily profile (+8)"
+    )
+    p.add_argument("--flat", action="store_true", help="the same call rate at every hour")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("run", help="run the daemon against a PBX")

@@ -1,4 +1,4 @@
-"""Call recording: MixMonitor started by the daemon at AgentConnect, path on the record; retention."""
+"""Call recording: daemon-started MixMonitor, its path on the record, and retention."""
 
 from __future__ import annotations
 

@@ -34,12 +34,13 @@ from typing import Any, BinaryIO
 from telephony.ami.codec import AmiCodec, Frame, FrameKind, ProtocolError
 from telephony.simulator import wire
 from telephony.simulator.flows import OriginateRequest
-from telephony.simulator.model import ChannelMode, SimConfig
+from telephony.simulator.model import DAY_PROFILE, ChannelMode, SimConfig
 from telephony.simulator.scenario import ScriptedCall, Simulation
 
 log = logging.getLogger("hotline.simulator.server")
 
 MAX_TICK = 0.25  # wall seconds between pump rounds when nothing is due sooner
+FLAT_PROFILE: tuple[float, ...] = (1.0,) * 24  # --flat: the same rate at every hour
 
 
 class _Recorder:
@@ -758,8 +759,14 @@ async def run_simulator(
     timestamps: bool,
     mode: ChannelMode = ChannelMode.TRUNK,
     on_ready: Callable[[tuple[str, int]], None] | None = None,
+    utc_offset_hours: float = 8.0,
+    flat: bool = False,
 ) -> None:
-    """``hotline simulate``: serve a simulated PBX until cancelled."""
+    """``hotline simulate``: serve a simulated PBX until cancelled.
+
+    Arrivals follow an hour-of-day profile in the citizens' zone (``utc_offset_hours``, default
+    UTC+8); ``flat`` keeps ``calls_per_hour`` all day (load tests).
+    """
     host, port = parse_listen(listen)
     config = SimConfig(
         calls_per_hour=calls_per_hour,
@@ -768,6 +775,8 @@ async def run_simulator(
         start_time=float(int(time.time())),
         timestamps=timestamps,
         mode=mode,
+        utc_offset_hours=utc_offset_hours,
+        profile=FLAT_PROFILE if flat else DAY_PROFILE,
     )
     server = SimulatorServer(
         config, host=host, port=port, username=username, secret=secret, speed=speed, record=record
