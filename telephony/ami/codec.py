@@ -345,13 +345,7 @@ class AmiCodec:
                 nl = raw.find(b"\r\n")
                 name = raw[7:nl].decode("ascii", "replace") if nl >= 0 else raw[7:].decode()
                 if len(raw) > limit:
-                    ready.append(
-                        FrameTooLarge(
-                            f"frame of {len(raw)} bytes exceeds the limit of {limit}",
-                            offset=offset,
-                            index=index,
-                        )
-                    )
+                    ready.append(_oversized(len(raw), limit, offset, index))
                 else:
                     ready.append(Frame(raw, event, name, index, offset))
                 offset += size
@@ -382,13 +376,7 @@ class AmiCodec:
             index += 1
             kind, name = _classify(raw)
             if len(raw) > limit:
-                ready.append(
-                    FrameTooLarge(
-                        f"frame of {len(raw)} bytes exceeds the limit of {limit}",
-                        offset=offset,
-                        index=index,
-                    )
-                )
+                ready.append(_oversized(len(raw), limit, offset, index))
             elif kind is None:
                 ready.append(
                     MalformedFrame(
@@ -469,11 +457,7 @@ class AmiCodec:
             if end - start > self.max_frame_bytes:
                 self._pos = nxt
                 self.frames += 1
-                raise FrameTooLarge(
-                    f"frame of {end - start} bytes exceeds the limit of {self.max_frame_bytes}",
-                    offset=offset,
-                    index=self.frames,
-                )
+                raise _oversized(end - start, self.max_frame_bytes, offset, self.frames)
             raw = bytes(buf[start:end])
             self._pos = nxt
             self.frames += 1
@@ -513,6 +497,12 @@ class AmiCodec:
             offset=offset,
             index=self.frames,
         )
+
+
+def _oversized(size: int, limit: int, offset: int, index: int) -> FrameTooLarge:
+    return FrameTooLarge(
+        f"frame of {size} bytes exceeds the limit of {limit}", offset=offset, index=index
+    )
 
 
 HeaderValue = str | int | float | Sequence[str]

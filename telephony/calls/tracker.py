@@ -682,25 +682,18 @@ class CallTracker:
     def _side_is_caller(self, contact: Contact, uid: str | None) -> bool:
         return uid is not None and uid in contact.caller_side
 
-    def _mark_caller(self, contact: Contact, uid: str | None, name: str | None) -> None:
+    def _with_partner(self, uid: str | None, name: str | None) -> list[str]:
+        """A channel and, for a Local channel half, its live other half."""
         if not uid:
-            return
-        contact.caller_side.add(uid)
-        partner = _local_partner_name(name or "")
-        if partner:
-            puid = self._by_name.get(partner)
-            if puid:
-                contact.caller_side.add(puid)
+            return []
+        partner = self._by_name.get(_local_partner_name(name or "") or "")
+        return [uid, partner] if partner else [uid]
+
+    def _mark_caller(self, contact: Contact, uid: str | None, name: str | None) -> None:
+        contact.caller_side.update(self._with_partner(uid, name))
 
     def _engage(self, contact: Contact, uid: str | None, name: str | None) -> None:
-        if not uid:
-            return
-        contact.engaged.add(uid)
-        partner = _local_partner_name(name or "")
-        if partner:
-            puid = self._by_name.get(partner)
-            if puid:
-                contact.engaged.add(puid)
+        contact.engaged.update(self._with_partner(uid, name))
 
     def _party(self, channel: Channel) -> str:
         """Who an agent-side channel is: its queue member name if known, else its device.
@@ -910,8 +903,8 @@ class CallTracker:
             self._retire(contact, event.dest_uniqueid, event.dest_channel)
 
     def _retire(self, contact: Contact, uid: str | None, name: str | None) -> None:
-        for u in (uid, self._by_name.get(_local_partner_name(name or "") or "")):
-            if u and u in contact.channels:
+        for u in self._with_partner(uid, name):
+            if u in contact.channels:
                 contact.channels[u].retired = True
                 contact.engaged.discard(u)
 
