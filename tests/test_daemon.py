@@ -187,8 +187,7 @@ async def test_link_dropped_mid_call_reconnects_resyncs_no_loss_no_duplicate(
     assert long_call.talk_s >= 50
     gone = by_reason[CloseReason.VANISHED]
     assert gone.outcome is Outcome.ANSWERED
-    assert gone.hangup_by is not None
-    assert gone.hangup_by.value == "system"
+    assert gone.hangup_by is None  # ended while we were away: how is unknown
 
 
 async def test_pbx_restart_closes_open_calls_and_later_calls_are_new_records(
@@ -265,8 +264,11 @@ async def test_bad_login_backs_off_and_never_logs_the_secret(
     assert SECRET not in caplog.text
 
 
-async def test_sigterm_flushes_and_exits_zero(sim: SimulatorServer, tmp_path: Path) -> None:
-    """`hotline run` as a real process: calls, SIGTERM, exit 0 within seconds, records on disk."""
+async def test_sighup_reloads_and_sigterm_flushes_and_exits_zero(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """`hotline run` as a real process: calls, SIGHUP reloads the log level, SIGTERM exits 0
+    within seconds with every record on disk."""
     host, port = sim.address
     db = tmp_path / "run.db"
     config = tmp_path / "hotline.toml"
@@ -303,6 +305,9 @@ retention_days = 0
         for _ in range(3):
             sim.place_call(choice="2")
         await asyncio.sleep(40 / SPEED)  # the calls end; the writer holds them (5 s flush)
+        config.write_text(config.read_text() + '\n[log]\nlevel = "DEBUG"\n')
+        proc.send_signal(signal.SIGHUP)
+        await asyncio.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(proc.communicate(), timeout=10)
     finally:
@@ -310,6 +315,7 @@ retention_days = 0
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0, output.decode()
+    assert "log level DEBUG" in output.decode()
     records = stored(f"sqlite:///{db}")
     assert len(records) == 3, output.decode()
     assert SECRET not in output.decode()

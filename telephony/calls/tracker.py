@@ -119,6 +119,7 @@ class Contact:
     originate_reason: int | None = None
     originate_dial: str | None = None  # "Tech/resource" of an Originate (DialBegin, no caller)
     shutdown: bool = False  # torn down by a PBX shutdown/restart
+    vanished: bool = False  # ended while the AMI link was down: its end is unknown
     dialed_fallback: str | None = None
     transfers: int = 0
     hold_started: dict[str, float] = field(default_factory=dict)
@@ -547,8 +548,8 @@ class CallTracker:
             elif deadline is None:
                 self._vanish[linkedid] = now + linger
             elif now >= deadline:
-                if contact.hangup_by is None:
-                    contact.hangup_by = HangupBy.SYSTEM
+                # How it ended is unknown: no hangup_by, and the outcome of where it was.
+                contact.vanished = True
                 contact.notes.append("ended while the AMI link was down (gone at resync)")
                 record = self._finish(contact, CloseReason.VANISHED, contact.last_time)
                 if record is not None:
@@ -661,6 +662,8 @@ class CallTracker:
             return Outcome.ABANDONED_QUEUE
         if c.left_queue_at is not None:
             return Outcome.NO_AGENT
+        if c.vanished and c.queued_at is not None:
+            return Outcome.ABANDONED_QUEUE  # last seen waiting; no answer was ever seen
         if not caller_up and c.hangup_cause is not None and c.hangup_cause not in NORMAL_CAUSES:
             return Outcome.FAILED
         if hangup_by is HangupBy.SYSTEM:
