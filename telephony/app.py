@@ -372,7 +372,7 @@ async def run_daemon(settings: Settings, *, config_path: Path | None = None) -> 
 
 
 async def run_demo(
-    *, http: str, db: str, speed: float, seed: int | None, agents: int, calls_per_hour: float = 600
+    *, http: str, db: str, speed: float, seed: int | None, agents: int, calls_per_hour: float = 100
 ) -> int:
     """`hotline demo`: simulator + daemon + status server + SQLite in one process."""
     from telephony.simulator.model import SimConfig

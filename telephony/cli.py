@@ -256,7 +256,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     Path("var").mkdir(exist_ok=True)
     return asyncio.run(
-        run_demo(http=args.http, db=args.db, speed=args.speed, seed=args.seed, agents=args.agents)
+        run_demo(
+            http=args.http,
+            db=args.db,
+            speed=args.speed,
+            seed=args.seed,
+            agents=args.agents,
+            calls_per_hour=args.calls_per_hour,
+        )
     )
 
 
@@ -319,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--agents", type=int, default=6)
+    p.add_argument("--calls-per-hour", type=float, default=100.0, help="simulated load (100)")
     p.set_defaults(func=cmd_demo)
     return parser
 
