@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
     from telephony.calls.record import CallRecord
 
+from storage.errors import StorageError
 from telephony import __version__
+from telephony.config import ConfigError
+from telephony.journal import JournalError
 
 log = logging.getLogger("hotline.cli")
 
@@ -352,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except (StorageError, JournalError, ConfigError, OSError) as exc:
+        print(f"hotline {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     return status
 
 

@@ -86,3 +86,11 @@ def test_missing_file_and_bad_options_are_usage_errors(
     code, _, err = run(["calls", "--db", "sqlite:///x.db", "--from", "24/11/2026"], capsys)
     assert code == 2
     assert "--from: '24/11/2026' is not a date" in err
+
+
+def test_unreachable_database_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["calls", "--db", "postgresql://someone:pw-9f2@127.0.0.1:1/x"], capsys)
+    assert code == 1
+    assert err.startswith("hotline calls: error: cannot open database")
+    assert "pw-9f2" not in err
+    assert "Traceback" not in err
