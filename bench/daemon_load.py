@@ -1,7 +1,7 @@
 """Daemon under load: the simulator (its own process) at increasing call rates, the daemon here.
 
 Usage: python bench/daemon_load.py [--rates 3600,14400,43200] [--seconds 60] [--speed 1]
-                                   [--agents 1500] [--handle 170]
+                                   [--agents 1500] [--trace 60]
 
 For each rate a fresh simulator (`hotline simulate`, a real AMI server) and a fresh daemon
 (journal, SQLite, status server) run for --seconds. Printed per step: AMI events/s received,
@@ -110,9 +110,19 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
     events_start = daemon.pipeline.stats.events
     concurrent = 0
     t0 = time.monotonic()
+    next_trace = t0 + args.trace
     while time.monotonic() - t0 < args.seconds:
         await asyncio.sleep(1)
         concurrent = max(concurrent, len(daemon.tracker.contacts))
+        if args.trace and time.monotonic() >= next_trace:
+            next_trace += args.trace
+            lags = sorted(pipeline_lag[-2000:])
+            print(
+                f"  t={time.monotonic() - t0:5.0f}s  calls now {len(daemon.tracker.contacts):5d}"
+                f"  records {daemon.writer.written:6d}  RSS {rss_mb():6.1f} MB"
+                f"  lag p99 (last 2000) {pct(lags, 0.99) * 1000:5.1f} ms",
+                flush=True,
+            )
     seconds = time.monotonic() - t0
     events = daemon.pipeline.stats.events - events_start
     rss_end = rss_mb()
@@ -139,6 +149,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--agents", type=int, default=1500)
+    parser.add_argument("--trace", type=float, default=0.0, help="print a line every N s")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; simulator in its own process")
     print(
