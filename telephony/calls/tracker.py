@@ -808,15 +808,8 @@ class CallTracker:
             self._signal(contact, HangupBy.SYSTEM)
         elif self._side_is_caller(contact, uid):
             self._signal(contact, HangupBy.SYSTEM if soft else HangupBy.CALLER)
-        elif channel.ever_up and not self._is_ringing_only(contact, uid):
+        elif channel.ever_up:  # a member that only rang never ends the call
             self._signal(contact, HangupBy.AGENT)
-
-    def _is_ringing_only(self, contact: Contact, uid: str | None) -> bool:
-        """An agent-side channel that never took part in the call (rung, not answered)."""
-        if uid in contact.engaged:
-            return False
-        # Up but never connected (e.g. a member answered after the caller left): still agent.
-        return False
 
     def _on_hangup(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.Hangup)
@@ -826,8 +819,9 @@ class CallTracker:
             return
         channel.hung_up = True
         self._leave_bridge(uid)
-        for key in [k for k in contact.hold_started if k == uid]:
-            contact.hold_s += (self.now or 0) - contact.hold_started.pop(key)
+        held_since = contact.hold_started.pop(uid, None)
+        if held_since is not None and self.now is not None:
+            contact.hold_s += self.now - held_since
         if self._by_name.get(channel.name) == uid:
             del self._by_name[channel.name]
         caller = self._side_is_caller(contact, uid)
