@@ -7,10 +7,13 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from storage.engine import make_engine
 from storage.queries import iter_calls
 from telephony.ami.link import LinkState
 from telephony.app import Daemon
+from telephony.cli import main
 from telephony.config import load_settings
 from telephony.replay_server import ReplayServer, load_events
 
@@ -18,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = ROOT.parent / "shared" / "ami-captures"
 
 
-async def test_daemon_follows_a_replayed_capture_live(tmp_path: Path) -> None:
+async def test_daemon_follows_a_replayed_capture_live(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     capture = CAPTURES / "06_burst_20.main.raw"
     expected = json.loads((ROOT / "tests/fixtures/expected/06_burst_20.json").read_text())
     server = ReplayServer(load_events([capture]), speed=None, secret="s3cret")
@@ -64,3 +69,14 @@ async def test_daemon_follows_a_replayed_capture_live(tmp_path: Path) -> None:
         for r in expected["records"]
     )
     assert got == want
+    # The PBX sent no Timestamp: the live clock was our receive time, which the journal wrote
+    # into every frame. Replaying the journal must give the very same records, times included.
+    journal = sorted((tmp_path / "journal").glob("*.ami*"))
+    replayed = f"sqlite:///{tmp_path / 'replayed.db'}"
+    assert main(["replay", *map(str, journal), "--db", replayed]) == 0
+    capsys.readouterr()
+    assert main(["calls", "--db", f"sqlite:///{tmp_path / 'live.db'}"]) == 0
+    live_export = capsys.readouterr().out
+    assert main(["calls", "--db", replayed]) == 0
+    assert capsys.readouterr().out == live_export
+    assert len(live_export.splitlines()) == 20
