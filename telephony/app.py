@@ -315,6 +315,10 @@ def _in_thread(fn: Callable[[], object]) -> Callable[[], Any]:
     async def job() -> None:
         try:
             await asyncio.to_thread(fn)
+        except asyncio.CancelledError:
+            # The daemon is stopping; the work (gzip then atomic rename, deletes) is safe to
+            # leave to its thread or to the next run.
+            log.info("scheduled job %s interrupted by shutdown", getattr(fn, "__name__", fn))
         except Exception:
             log.exception("scheduled job %s failed", getattr(fn, "__name__", fn))
 
