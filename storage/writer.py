@@ -136,6 +136,7 @@ class AsyncCallWriter:
         self._submitted = 0
         self._written = 0
         self._failed_attempts = 0
+        self.last_error: str | None = None  # why the batch being written now fails, if it does
         self._flush_target = 0  # write at once, without waiting, until this many are written
         self._closing = False
         self._wake = asyncio.Event()
@@ -151,6 +152,11 @@ class AsyncCallWriter:
     def written(self) -> int:
         """Records written since start."""
         return self._written
+
+    @property
+    def failing(self) -> bool:
+        """Whether the batch being written right now keeps failing (cleared by a success)."""
+        return self.last_error is not None
 
     @property
     def failed_attempts(self) -> int:
@@ -263,6 +269,7 @@ class AsyncCallWriter:
             except Exception as exc:  # the task boundary: every failure is retried, never lost
                 attempt += 1
                 self._failed_attempts += 1
+                self.last_error = str(exc) or type(exc).__name__
                 delay = min(self._retry_initial * 2 ** (attempt - 1), self._retry_max)
                 delay *= random.uniform(0.8, 1.2)
                 if attempt == 1:
@@ -285,6 +292,7 @@ class AsyncCallWriter:
                     )
                 await asyncio.sleep(delay)
                 continue
+            self.last_error = None
             if attempt:
                 log.info(
                     "wrote %d call records (first %s) after %d failed attempts",

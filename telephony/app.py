@@ -163,10 +163,8 @@ class Daemon:
         self.live.records_finished(records)
 
     async def _send_action(self, name: str, headers: dict[str, str]) -> Frame:
-        conn = self.link.connection
-        if conn is None:
-            raise ConnectionError(f"{name}: the AMI link is not ready")
-        return await conn.send_action(name, headers)
+        # The link is built after the recording controller (it needs the pipeline's hooks).
+        return await self.link.send_action(name, headers)
 
     async def _resync(self, conn: AmiConnection) -> None:
         """After every login, before trusting memory: the PBX's live channels and queues."""
@@ -179,11 +177,11 @@ class Daemon:
         return {
             "ami": self.link.snapshot(),
             "database": {
-                # Writes are retried forever; a backlog that keeps failing means trouble.
-                "ok": writer is not None and not (writer.failed_attempts and writer.pending),
+                "ok": writer is not None and not writer.failing,
                 "pending": writer.pending if writer else 0,
                 "written": writer.written if writer else 0,
                 "failed_attempts": writer.failed_attempts if writer else 0,
+                "last_error": writer.last_error if writer else "not started",
             },
             "journal": (
                 {

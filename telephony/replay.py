@@ -77,7 +77,7 @@ def replay_file(
                     summary.protocol_errors += 1
                     if good == 0:
                         errors_before_good += 1
-                        if errors_before_good >= _PROBE_ERRORS or _looks_binary(exc, path):
+                        if errors_before_good >= _PROBE_ERRORS or _looks_binary(exc):
                             raise ReplayError(f"{path}: not an AMI log: {exc}") from exc
                     log.warning("%s: skipped a bad frame: %s", path, exc)
                     summary.errors.append(f"{path}: {exc}")
@@ -99,7 +99,8 @@ def replay_file(
         raise ReplayError(f"{path}: not an AMI log: no frame in {codec.offset} bytes")
 
 
-def _looks_binary(exc: ProtocolError, path: Path) -> bool:
+def _looks_binary(exc: ProtocolError) -> bool:
+    """A NUL byte in the offending frame: a binary file, not a damaged log."""
     return "\\x00" in str(exc)
 
 

@@ -212,13 +212,22 @@ async def test_failed_batch_is_retried_and_logged(
     make_call: MakeCall, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeWriter(failures=2)
-    batcher = AsyncCallWriter(fake, max_delay=0, retry_initial=0.01, retry_max=0.02)
+    batcher = AsyncCallWriter(fake, max_delay=0, retry_initial=0.2, retry_max=0.2)
     records = [make_call(n) for n in range(3)]
     caplog.set_level(logging.INFO, logger="storage.writer")
 
+    assert not batcher.failing
     for record in records:
         batcher.submit(record)
+    for _ in range(200):  # the first attempt fails at once; the retry waits 0.2 s
+        if batcher.failing:
+            break
+        await asyncio.sleep(0.005)
+    assert batcher.failing
+    assert batcher.last_error == "database unavailable (attempt 1)"
     await batcher.close()
+    assert not batcher.failing  # a success clears it: health reflects now, not history
+    assert batcher.last_error is None
 
     assert fake.calls == 3
     assert fake.written == records
