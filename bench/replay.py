@@ -3,7 +3,7 @@
 Usage: python bench/replay.py [--events 1000000] [--log FILE] [--keep]
 
 Without --log it writes a deterministic log shaped like the real captures: the 20 calls of
-shared/ami-captures/06_burst_20 repeated with fresh Uniqueids/Linkedids and a clock that moves on,
+tests/fixtures/captures/06_burst_20 repeated with fresh Uniqueids/Linkedids and a moving clock,
 until it holds at least --events events. Each phase runs in its own process so that its peak RSS
 is its own; every phase reads the same file in 64 KiB reads (what a socket delivers).
 Prints a table; asserts nothing (the machine is shared and noisy: read figures, compare ratios).
@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT.parent / "shared" / "ami-captures" / "06_burst_20.main.raw"
+TEMPLATE = ROOT / "tests" / "fixtures" / "captures" / "06_burst_20.main.raw"
 READ = 64 * 1024
 
 _UID = re.compile(rb"(1795490\d\d\d)\.(\d+)")

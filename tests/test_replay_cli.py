@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from telephony.cli import main
-
-CAPTURES = Path(__file__).resolve().parents[1].parent / "shared" / "ami-captures"
+from tests.paths import CAPTURES
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -18,7 +18,7 @@ from telephony.config import load_settings
 from telephony.replay_server import ReplayServer, load_events
 
 ROOT = Path(__file__).resolve().parents[1]
-CAPTURES = ROOT.parent / "shared" / "ami-captures"
+from tests.paths import CAPTURES  # noqa: E402
 
 
 async def test_daemon_follows_a_replayed_capture_live(

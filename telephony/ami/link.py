@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from telephony.ami.actions import Action
 from telephony.ami.codec import AmiError, Frame
 from telephony.ami.connection import (
     ActionError,
@@ -239,6 +240,16 @@ class AmiLink:
         """:meth:`AmiConnection.send_action` on the READY connection (else ConnectionLost)."""
         conn = self._ready_connection(name)
         return await conn.send_action(name, headers, timeout=timeout, action_id=action_id)
+
+    async def send(
+        self,
+        action: Action,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - AMI-level: raises ActionTimeout
+    ) -> Frame:
+        """The one way out for typed actions (:mod:`telephony.ami.actions`): send ``action`` on
+        the READY connection and return its response (ConnectionLost when not ready)."""
+        return await self.send_action(action.name, action.headers(), timeout=timeout)
 
     async def send_list(
         self,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,8 +19,8 @@ from telephony.ami.codec import (
     TruncatedStream,
     encode_action,
 )
+from tests.paths import CAPTURES
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "ami-captures"
 RAW_FILES = sorted(CAPTURES.glob("*.raw"))
 
 

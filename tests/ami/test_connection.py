@@ -1,7 +1,7 @@
 """The asyncio AMI shell over real TCP: AmiConnection and the AmiLink supervisor.
 
 Every test talks to :class:`FakeAmi`, a scripted AMI server on 127.0.0.1 (port 0) built on our
-codec. It answers with frames cut from the real captures in ``shared/ami-captures`` (banner and
+codec. It answers with frames cut from the real captures in ``tests/fixtures/captures`` (banner and
 login of ``01_answered``, Ping/Getvar/errors of ``11_responses_and_errors``, the event lists of
 ``08_resync_login_midcall`` and ``10_core_restart_now``), with only the ActionID swapped.
 """
@@ -18,7 +18,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,8 +34,8 @@ from telephony.ami.connection import (
     redact,
 )
 from telephony.ami.link import AmiLink, LinkState, backoff_delay
+from tests.paths import CAPTURES
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "ami-captures"
 SECRET = "Zq7-hotline-s3cret"
 TIMEOUT = 5.0  # upper bound for any single wait in these tests
 
@@ -45,7 +44,7 @@ def capture(name: str) -> list[Frame]:
     """All frames of one capture file."""
     path = CAPTURES / name
     if not path.is_file():
-        pytest.fail(f"the shared captures are missing: {path}")
+        pytest.fail(f"the capture fixtures are missing: {path}")
     codec = AmiCodec()
     codec.receive_data(path.read_bytes())
     codec.receive_data(b"")
@@ -964,3 +963,15 @@ async def test_a_failing_journal_hook_does_not_stop_events(
     assert conn.stats.hook_errors == conn.stats.frames
     logged = [r for r in caplog.records if "on_frame_received failed" in r.getMessage()]
     assert len(logged) == 1  # rate-limited
+
+
+async def test_link_sends_typed_actions_and_refuses_when_not_ready(ami: FakeAmi) -> None:
+    from telephony.ami import actions as act
+
+    link = AmiLink(params(ami.port), on_event=lambda frame: None)
+    with pytest.raises(ConnectionLost, match="Ping"):
+        await link.send(act.Ping())
+    await link.start()
+    await link.wait_ready()
+    assert (await link.send(act.Ping())).get("Ping") == "Pong"
+    await link.stop()

@@ -22,7 +22,8 @@ from telephony.pipeline import Pipeline
 from telephony.replay import replay
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPTURES = ROOT.parent / "shared" / "ami-captures"
+from tests.paths import CAPTURES  # noqa: E402
+
 EXPECTED = sorted((ROOT / "tests" / "fixtures" / "expected").glob("*.json"))
 
 
@@ -61,7 +62,7 @@ def _diff(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
 @pytest.fixture(params=EXPECTED, ids=[p.stem for p in EXPECTED])
 def spec(request: pytest.FixtureRequest) -> dict[str, Any]:
     if not CAPTURES.is_dir():
-        pytest.fail(f"the shared captures are missing: {CAPTURES}")
+        pytest.fail(f"the capture fixtures are missing: {CAPTURES}")
     return _load(request.param)
 
 

@@ -18,7 +18,7 @@ from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
-CAPTURES = ROOT.parent / "shared" / "ami-captures"
+from tests.paths import CAPTURES  # noqa: E402
 
 
 def feed(*streams: bytes) -> tuple[list[CallRecord], Pipeline]:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from pathlib import Path
 
 from telephony.ami.codec import AmiCodec, Frame, FrameKind
-
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "ami-captures"
+from tests.paths import CAPTURES
 
 _LINKED = ("Linkedid", "LinkedID", "DestLinkedid", "LocalOneLinkedid", "LocalTwoLinkedid")
 _UNIQUE = ("Uniqueid", "UniqueID")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,8 +11,7 @@ from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.pipeline import Pipeline
 from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
-
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "ami-captures"
+from tests.paths import CAPTURES
 
 
 def frames_of(name: str) -> list[Frame]:

@@ -1,0 +1,13 @@
+"""Where the tests' recorded data lives: everything under tests/fixtures, never ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures"
+CAPTURES = FIXTURES / "captures"
+"""Real AMI captures from Asterisk 22 (copied from the team's shared capture set)."""
+TRUNK = CAPTURES / "trunk"
+"""The trunk run: IAX2 callers, transfers, queue timeouts, survey callbacks, with truth.json."""
