@@ -132,7 +132,7 @@ def phase_sqlite(path: Path) -> dict[str, float]:
     from storage.engine import make_engine
     from storage.schema import migrate
     from storage.writer import CallWriter
-    from telephony.replay import replay
+    from telephony.amilog.replay import replay
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")

@@ -34,11 +34,11 @@ from storage.writer import AsyncCallWriter, CallWriter
 from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
+from telephony.amilog.journal import Journal
 from telephony.calls.clock import StreamClock
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.config import Settings, load_settings
-from telephony.journal import Journal
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
 from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 from storage.errors import StorageError
 from telephony import __version__
+from telephony.amilog.journal import JournalError
 from telephony.config import ConfigError
-from telephony.journal import JournalError
 
 log = logging.getLogger("hotline.cli")
 
@@ -87,7 +87,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError(f"replay: {path}: no such file")
     speed = _speed(args.speed)
     if args.serve:
-        from telephony.replay_server import serve_logs
+        from telephony.amilog.server import serve_logs
 
         asyncio.run(serve_logs(paths, args.serve, speed=speed))
         return 0
@@ -106,10 +106,10 @@ def _replay_into(
     args: argparse.Namespace, paths: list[Path], engine: Engine, speed: float | None
 ) -> int:
     from storage.writer import CallWriter
+    from telephony.amilog.replay import ReplayError, replay
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker, TrackerConfig
     from telephony.pipeline import Pipeline
-    from telephony.replay import ReplayError, replay
 
     writer = CallWriter(engine)
     pending: list[CallRecord] = []

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from telephony.amilog.replay import replay
 from telephony.calls.clock import StreamClock
 from telephony.calls.record import EXPORT_FIELDS, CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.cli import main
 from telephony.pipeline import Pipeline
-from telephony.replay import replay
 
 ROOT = Path(__file__).resolve().parents[2]
 from tests.paths import CAPTURES  # noqa: E402

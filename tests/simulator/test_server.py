@@ -13,11 +13,11 @@ from urllib.parse import unquote
 import pytest
 
 from telephony.ami.codec import FrameKind
+from telephony.amilog.replay import replay
 from telephony.calls.clock import StreamClock
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.pipeline import Pipeline
-from telephony.replay import replay
 from telephony.simulator import SimConfig, SimulatorServer
 from tests.simulator.amiclient import AmiTestClient
 

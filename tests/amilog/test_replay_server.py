@@ -12,13 +12,14 @@ import pytest
 from storage.engine import make_engine
 from storage.queries import iter_calls
 from telephony.ami.link import LinkState
+from telephony.amilog.server import ReplayServer, load_events
 from telephony.app import Daemon
 from telephony.cli import main
 from telephony.config import load_settings
-from telephony.replay_server import ReplayServer, load_events
-
-ROOT = Path(__file__).resolve().parents[1]
-from tests.paths import CAPTURES  # noqa: E402
+from tests.paths import (
+    CAPTURES,
+    ROOT,
+)
 
 
 async def test_daemon_follows_a_replayed_capture_live(

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import telephony.journal as journal_module
+import telephony.amilog.journal as journal_module
 from telephony.ami.codec import AmiCodec
-from telephony.journal import Journal, JournalError, open_log
+from telephony.amilog.journal import Journal, JournalError
+from telephony.amilog.reader import open_log
 
 BANNER = b"Asterisk Call Manager/11.0.0"
 LOGIN = b"Response: Success\r\nActionID: main-11\r\nMessage: Authentication accepted"

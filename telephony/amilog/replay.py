@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from telephony.ami.codec import AmiCodec, Frame, ProtocolError, TruncatedStream
-from telephony.journal import open_log
+from telephony.amilog.reader import open_log
 from telephony.pipeline import Pipeline
 
 log = logging.getLogger("hotline.replay")

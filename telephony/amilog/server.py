@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from telephony.ami.codec import AmiCodec, Frame, FrameKind, ProtocolError
+from telephony.amilog.reader import open_log
 from telephony.calls.clock import StreamClock
-from telephony.journal import open_log
 
 log = logging.getLogger("hotline.replay.serve")
 

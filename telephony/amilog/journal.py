@@ -21,7 +21,7 @@ when a flush fails are lost with it; ``stats.errors`` counts such events.
 
 Finished files are gzipped by :meth:`Journal.compress_rotated` and old ones deleted by
 :meth:`Journal.prune`; both touch only closed files and are meant for a worker thread or a scheduler
-job, never the event loop. :func:`open_log` opens a plain or gzipped log for replay.
+job, never the event loop. Logs are read back by `telephony.amilog.reader`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ DEFAULT_BUFFER = 64 * 1024
 
 _TIMESTAMP_HEADER = b"\nTimestamp:"
 _PBX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class JournalError(Exception):
@@ -374,17 +373,3 @@ def _eol(frame: bytes) -> bytes:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
-
-
-def open_log(path: Path) -> BinaryIO:
-    """Open an AMI log for reading: plain text (``.ami``, ``.raw``, …) or gzip, by content."""
-    plain = open(path, "rb")  # noqa: SIM115
-    try:
-        magic = plain.peek(2)[:2]
-    except OSError:
-        plain.close()
-        raise
-    if magic != _GZIP_MAGIC:
-        return plain
-    plain.close()
-    return cast(BinaryIO, gzip.open(path, "rb"))
