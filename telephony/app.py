@@ -1,4 +1,4 @@
-"""Composition root: builds the daemon from settings and runs it (`hotline run`, `hotline demo`).
+"""Composition root: builds the daemon from settings (run by `telephony.service`, `telephony.demo`).
 
 Wiring, in the order a frame travels:
 
@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,6 @@ from telephony.config import Settings, load_settings
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
 from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
-from telephony.status.privacy import MaskNumbersFilter
 from telephony.status.server import create_app, start_server, stop_server
 
 log = logging.getLogger("hotline.app")
@@ -323,113 +321,4 @@ def _in_thread(fn: Callable[[], object]) -> Callable[[], Any]:
     return job
 
 
-def setup_logging(level: str, fmt: str) -> None:
-    """Structured-enough logs, phone numbers masked."""
-    root = logging.getLogger()
-    root.setLevel(level)
-    for chatty in ("apscheduler", "alembic", "aiohttp.access"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
-    for handler in root.handlers:
-        handler.addFilter(MaskNumbersFilter())
-        if fmt == "json":
-            handler.setFormatter(_JsonFormatter())
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        import json
-
-        return json.dumps(
-            {
-                "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            },
-            ensure_ascii=False,
-        )
-
-
-async def _run_until_signalled(daemon: Daemon, config_path: Path | None) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, daemon.reload, config_path)
-    try:
-        await daemon.start()
-        await stop.wait()
-        log.info("signal received: stopping")
-    finally:
-        await daemon.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-
-
-async def run_daemon(settings: Settings, *, config_path: Path | None = None) -> int:
-    """`hotline run`: the daemon until SIGTERM/SIGINT."""
-    setup_logging(settings.log.level, settings.log.format)
-    await _run_until_signalled(Daemon(settings), config_path)
-    return 0
-
-
-async def run_demo(
-    *, http: str, db: str, speed: float, seed: int | None, agents: int, calls_per_hour: float = 100
-) -> int:
-    """`hotline demo`: simulator + daemon + status server + SQLite in one process."""
-    from telephony.simulator.model import SimConfig
-    from telephony.simulator.server import SimulatorServer
-
-    setup_logging("INFO", "text")
-    sim = SimulatorServer(
-        SimConfig(
-            calls_per_hour=calls_per_hour,
-            agents=agents,
-            seed=seed,
-            start_time=time.time(),
-            utc_offset_hours=8.0,  # the simulated citizens live in Asia/Shanghai
-            # Faster than real time: events carry simulated Timestamps, so durations and
-            # the daemon's clock agree.
-            timestamps=True,
-        ),
-        port=0,
-        speed=speed,
-        username="hotline",
-        secret="demo-secret",  # noqa: S106 (the in-process demo PBX's login)
-    )
-    await sim.start()
-    host, port = sim.address
-    env = {
-        "HOTLINE_PBX__ID": "demo",
-        "HOTLINE_AMI__HOST": host,
-        "HOTLINE_AMI__PORT": str(port),
-        "HOTLINE_AMI__USERNAME": "hotline",
-        "HOTLINE_AMI__SECRET": "demo-secret",
-        "HOTLINE_DATABASE__URL": db,
-        "HOTLINE_HTTP__LISTEN": http,
-        "HOTLINE_JOURNAL__DIR": "var/demo-journal",
-        "HOTLINE_RECORDING__MODE": "dialplan",
-        "HOTLINE_RECORDING__RETENTION_DAYS": "0",
-    }
-    settings = load_settings(None, env=env)
-    daemon = Daemon(settings)
-    try:
-        print(f"hotline demo: PBX simulator (AMI) on {host}:{port}, {agents} agents, x{speed} time")
-        start_task = asyncio.create_task(_run_until_signalled(daemon, None))
-        started = asyncio.create_task(daemon.started.wait())
-        await asyncio.wait({start_task, started}, return_when=asyncio.FIRST_COMPLETED)
-        started.cancel()
-        if daemon.http_port is not None:
-            shown = settings.http.listen_host
-            print(f"  status     http://{shown}:{daemon.http_port}/api/status")
-            print(f"  health     http://{shown}:{daemon.http_port}/healthz")
-            print(f"  metrics    http://{shown}:{daemon.http_port}/metrics")
-            print(f"  database   {db}   (hotline calls --db {db})")
-            print("  calls start within seconds; Ctrl-C stops.")
-        await start_task
-    finally:
-        await sim.stop()
-    return 0
-
-
-__all__ = ["Daemon", "ami_params", "run_daemon", "run_demo"]
+__all__ = ["Daemon", "ami_params"]

@@ -244,8 +244,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon against a real PBX."""
-    from telephony.app import run_daemon
     from telephony.config import ConfigError, load_settings
+    from telephony.service import run_daemon
 
     try:
         settings = load_settings(Path(args.config))
@@ -256,7 +256,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator + daemon + status server + SQLite in one process."""
-    from telephony.app import run_demo
+    from telephony.demo import run_demo
 
     Path("var").mkdir(exist_ok=True)
     return asyncio.run(
