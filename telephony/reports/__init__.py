@@ -1,0 +1,1 @@
+"""Performance figures: KPI definitions shared by the live status and `hotline report`."""
