@@ -10,6 +10,7 @@ from pathlib import Path
 
 from telephony.ami.codec import AmiCodec, Frame, ProtocolError, TruncatedStream
 from telephony.amilog.reader import open_log
+from telephony.pacing import Pace
 from telephony.pipeline import Pipeline
 
 log = logging.getLogger("hotline.replay")
@@ -129,3 +130,17 @@ def replay(
         summary.records = pipeline.stats.records
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+def paced(speed: float) -> Callable[[float | None], None]:
+    """A ``pace`` for :func:`replay`: sleeps so the stream plays ``speed`` times real time."""
+    pace = Pace(speed)
+
+    def wait(stream_now: float | None) -> None:
+        if stream_now is None:
+            return
+        delay = pace.delay(stream_now, time.monotonic())
+        if delay > 0:
+            time.sleep(delay)
+
+    return wait

@@ -11,7 +11,7 @@ them). Modules: ``kernel`` (discrete-event processes), ``model`` (data), ``wire`
 from telephony.simulator.flows import OriginateRequest
 from telephony.simulator.model import CallPlan, ChannelMode, Choice, EndBy, SimConfig
 from telephony.simulator.scenario import ScriptedCall, Simulation
-from telephony.simulator.server import SimulatorServer, parse_listen, run_simulator
+from telephony.simulator.server import SimulatorServer, run_simulator
 
 __all__ = [
     "CallPlan",
@@ -23,6 +23,5 @@ __all__ = [
     "SimConfig",
     "Simulation",
     "SimulatorServer",
-    "parse_listen",
     "run_simulator",
 ]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -32,6 +31,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from telephony.ami.codec import AmiCodec, Frame, FrameKind, ProtocolError
+from telephony.ami.login import login_accepted
+from telephony.hostport import parse_host_port
+from telephony.pacing import Pace
 from telephony.simulator import wire
 from telephony.simulator.flows import OriginateRequest
 from telephony.simulator.model import DAY_PROFILE, ChannelMode, SimConfig
@@ -209,14 +211,12 @@ class SimulatorServer:
         write_timeout: float = 5.0,
         client_queue_limit: int = 20000,
     ) -> None:
-        if speed <= 0:
-            raise ValueError(f"speed must be positive, not {speed}")
+        self.pace = Pace(speed)  # ValueError unless 0 < speed < inf
         self.sim = Simulation(config)
         self.host = host
         self.port = port
         self.username = username
         self.secret = secret
-        self.speed = speed
         self.record = record
         self.auth_fail_delay = auth_fail_delay
         self.write_timeout = write_timeout
@@ -228,8 +228,6 @@ class SimulatorServer:
         self._running = asyncio.Event()
         self._running.set()
         self._paused = False
-        self._base_wall = 0.0
-        self._base_sim = self.sim.now
         self._connections = 0
         self._recorder: _Recorder | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -238,9 +236,7 @@ class SimulatorServer:
 
     async def start(self) -> None:
         """Listen and start the simulated clock."""
-        loop = asyncio.get_running_loop()
-        self._base_wall = loop.time()
-        self._base_sim = self.sim.now
+        self.pace.anchor(self.sim.now, time.monotonic())
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self._pump = asyncio.create_task(self._pump_loop(), name="simulator-pump")
 
@@ -289,12 +285,14 @@ class SimulatorServer:
     # -- time -----------------------------------------------------------------------------------
 
     def _sim_target(self) -> float:
-        wall = asyncio.get_running_loop().time()
-        return max(self.sim.now, self._base_sim + (wall - self._base_wall) * self.speed)
+        return max(self.sim.now, self.pace.stream_at(time.monotonic()))
+
+    def sim_now(self) -> float:
+        """The simulated PBX's time now (its clock, which runs ``speed`` times the wall's)."""
+        return self._sim_target() if self.pace.origin is not None else self.sim.now
 
     def _rebase(self) -> None:
-        self._base_wall = asyncio.get_running_loop().time()
-        self._base_sim = self.sim.now
+        self.pace.anchor(self.sim.now, time.monotonic())
 
     def sync(self) -> None:
         """Bring the simulation up to the wall clock and send what it emitted."""
@@ -308,7 +306,7 @@ class SimulatorServer:
             self.sync()
             now = self.sim.now
             due = self.sim.next_event_time()
-            delay = MAX_TICK if due is None else min(MAX_TICK, max(0.0, (due - now) / self.speed))
+            delay = MAX_TICK if due is None else min(MAX_TICK, self.pace.wall_seconds(due - now))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
@@ -373,7 +371,7 @@ class SimulatorServer:
 
     async def run_for(self, sim_seconds: float) -> None:
         """Wait until ``sim_seconds`` of simulated time have passed (a test convenience)."""
-        await asyncio.sleep(max(0.0, sim_seconds) / self.speed + 0.001)
+        await asyncio.sleep(self.pace.wall_seconds(sim_seconds) + 0.001)
         self.sync()
 
     # -- connections ----------------------------------------------------------------------------
@@ -466,15 +464,9 @@ class SimulatorServer:
 
     async def _login(self, client: _Client, frame: Frame, aid: str | None) -> None:
         username = frame.get("Username") or ""
-        ok = username == self.username
-        if ok:
-            if (frame.get("AuthType") or "").lower() == "md5":
-                expected = hashlib.md5(  # noqa: S324 (AMI's challenge-response is MD5 by definition)
-                    ((client.challenge or "") + self.secret).encode()
-                ).hexdigest()
-                ok = client.challenge is not None and (frame.get("Key") or "").lower() == expected
-            else:
-                ok = frame.get("Secret") == self.secret
+        ok = username == self.username and login_accepted(
+            frame, secret=self.secret, challenge=client.challenge
+        )
         if not ok:
             await asyncio.sleep(self.auth_fail_delay)
             client.send(wire.response("Error", aid, [("Message", "Authentication failed")]))
@@ -599,7 +591,9 @@ class SimulatorServer:
         # Synchronous: answer when the call is answered or failed (the PBX keeps running).
         self._wake.set()
         try:
-            ok = await asyncio.wait_for(done, req.timeout_ms / 1000.0 / self.speed + 10.0)
+            ok = await asyncio.wait_for(
+                done, self.pace.wall_seconds(req.timeout_ms / 1000.0) + 10.0
+            )
         except TimeoutError:
             ok = False
         message = "Originate successfully queued" if ok else "Originate failed"
@@ -737,15 +731,6 @@ class SimulatorServer:
         )
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (or ``:PORT``, or ``[v6]:PORT``) → (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"--listen {listen!r}: expected HOST:PORT")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port)
-
-
 async def run_simulator(
     listen: str,
     *,
@@ -767,7 +752,7 @@ async def run_simulator(
     Arrivals follow an hour-of-day profile in the citizens' zone (``utc_offset_hours``, default
     UTC+8); ``flat`` keeps ``calls_per_hour`` all day (load tests).
     """
-    host, port = parse_listen(listen)
+    host, port = parse_host_port(listen)
     config = SimConfig(
         calls_per_hour=calls_per_hour,
         agents=agents,
