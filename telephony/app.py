@@ -245,7 +245,11 @@ class Daemon:
         s = self.settings
         if self.journal is not None:
             journal = self.journal
-            self.scheduler.add_job(journal.flush, "interval", seconds=1, id="journal-flush")
+            # On the event loop, like append: a plain function would run in APScheduler's thread
+            # pool while the loop appends to and rotates the same file.
+            self.scheduler.add_job(
+                _on_loop(journal.flush), "interval", seconds=1, id="journal-flush"
+            )
             self.scheduler.add_job(
                 _in_thread(journal.compress_rotated), "interval", minutes=10, id="journal-compress"
             )
@@ -305,6 +309,16 @@ class Daemon:
         log.info(
             "reloaded %s: log level %s (other changes need a restart)", config_path, fresh.log.level
         )
+
+
+def _on_loop(fn: Callable[[], None]) -> Callable[[], Any]:
+    """A job that runs ``fn`` on the event loop (APScheduler runs coroutine jobs there)."""
+
+    async def job() -> None:
+        fn()
+
+    job.__name__ = getattr(fn, "__name__", "job")
+    return job
 
 
 def _in_thread(fn: Callable[[], object]) -> Callable[[], Any]:
