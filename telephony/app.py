@@ -109,22 +109,20 @@ class Daemon:
             health_parts=self._health_parts,
             pbx_now=self._pbx_now,
         )
-        self.recording = RecordingController(
-            s.recording, self._send_action, s.reports.zone, pbx=s.pbx.id
-        )
-        self.pipeline = Pipeline(
-            self.tracker,
-            self.clock,
-            self._records_finished,
-            observers=[self.live.observe, self.recording.observe],
-            observe_only=QUEUE_MEMBER_EVENTS,
-        )
         self.link = AmiLink(
             ami_params(s),
             on_frame_received=self._frame_received,
             on_event=self._on_event,
             on_ready=self._resync,
             deliver_responses=True,
+        )
+        self.recording = RecordingController(s.recording, self.link, s.reports.zone, pbx=s.pbx.id)
+        self.pipeline = Pipeline(
+            self.tracker,
+            self.clock,
+            self._records_finished,
+            observers=[self.live.observe, self.recording.observe],
+            observe_only=QUEUE_MEMBER_EVENTS,
         )
         self._resyncs = _Resyncs()
         self._runner: Any = None
@@ -159,10 +157,6 @@ class Daemon:
             for record in records:
                 self.writer.submit(record)
         self.live.records_finished(records)
-
-    async def _send_action(self, name: str, headers: dict[str, str]) -> Frame:
-        # The link is built after the recording controller (it needs the pipeline's hooks).
-        return await self.link.send_action(name, headers)
 
     async def _resync(self, conn: AmiConnection) -> None:
         """After every login, before trusting memory: the PBX's live channels and queues."""
