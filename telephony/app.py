@@ -76,9 +76,18 @@ class _Resyncs:
 class Daemon:
     """One daemon per PBX: AMI link, journal, pipeline, writer, status server, scheduler."""
 
-    def __init__(self, settings: Settings, *, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        wall: Callable[[], float] = time.time,
+        pbx_clock: Callable[[], float] | None = None,
+    ) -> None:
+        """``pbx_clock`` is the PBX's own clock when it is not the wall's (the demo's simulated
+        PBX runs faster): the status API then shows that clock's "now" and day."""
         self.settings = settings
         self.wall = wall
+        self.pbx_clock = pbx_clock or wall
         s = settings
         self.tracker = CallTracker(
             TrackerConfig(
@@ -105,7 +114,7 @@ class Daemon:
             pbx=s.pbx.id,
             tz=s.reports.zone,
             service_level_s=s.reports.service_level_s,
-            clock=wall,
+            clock=self.pbx_clock,
             health_parts=self._health_parts,
             pbx_now=self._pbx_now,
         )
@@ -130,20 +139,20 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=s.reports.zone)
         self._engine: Any = None
         self._stopped = asyncio.Event()
-        self._last_frame_wall = 0.0
+        self._last_frame_at = 0.0
         self.started = asyncio.Event()
 
     # ------------------------------------------------------------------ wiring
 
     def _pbx_now(self) -> float:
-        """The PBX's time now: the stream clock moved on by the wall time since the last frame."""
+        """The PBX's time now: the stream clock moved on by the time since the last frame."""
         if self.clock.now is None:
-            return self.wall()
-        return self.clock.now + max(0.0, self.wall() - self._last_frame_wall)
+            return self.pbx_clock()
+        return self.clock.now + max(0.0, self.pbx_clock() - self._last_frame_at)
 
     def _frame_received(self, frame: Frame, received_at: float) -> None:
         """Journal first: a frame is on disk before anything acts on it."""
-        self._last_frame_wall = received_at
+        self._last_frame_at = received_at if self.pbx_clock is self.wall else self.pbx_clock()
         stamp = float(f"{received_at:.6f}")
         frame.received_at = stamp
         if self.journal is not None:
@@ -230,7 +239,7 @@ class Daemon:
 
     def _seed_today(self) -> None:
         zone = self.settings.reports.zone
-        day = datetime.fromtimestamp(self.wall(), zone).replace(
+        day = datetime.fromtimestamp(self.pbx_clock(), zone).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
         self.live.records_finished(iter_calls(self._engine, start=day, end=day + timedelta(days=1)))
