@@ -1,7 +1,7 @@
 """The simulated PBX's data: configuration, per-call plans, channels, bridges, queues, members.
 
 Plain mutable dataclasses owned by one :class:`~telephony.simulator.pbx.Pbx`; no behaviour beyond
-small helpers. The call flows (``flows.py``) read and change them and emit AMI events about them.
+small helpers. The call flows (``flows/``) read and change them and emit AMI events about them.
 """
 
 from __future__ import annotations

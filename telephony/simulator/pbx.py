@@ -3,7 +3,7 @@
 ``Pbx`` owns the state a real Asterisk would have (what ``CoreShowChannels``, ``QueueStatus``,
 ``Status`` and ``BridgeList`` report) and the primitives that change it *and* say so on the wire:
 ``newchannel``, ``newexten``, ``varset``, ``hangup``, ``bridge_enter`` … Each primitive emits the
-event with the header block read off the captures (``wire.py``). The call flows (``flows.py``)
+event with the header block read off the captures (``wire.py``). The call flows (``flows/``)
 sequence these primitives in the order the captures show.
 
 Two invariants the tracker relies on are kept here rather than in every flow: CEL ``LINKEDID_END``
