@@ -23,6 +23,12 @@ from telephony.simulator.pbx import HOTLINE
 class AgentFlows(QueueFlows):
     """An agent on the call: connect, talk, hold, blind transfer, the end of the leg."""
 
+    def _agent_complete(self, call: InboundCall, leg: AgentLeg, reason: str) -> None:
+        """``AgentComplete``: the queue call with this member ended (``reason``)."""
+        talk = str(int(self.now - call.connected_at))
+        extra = [("HoldTime", str(call.hold_time)), ("TalkTime", talk), ("Reason", reason)]
+        self._agent_event("AgentComplete", call, leg, extra)
+
     def _connect(self, call: InboundCall, leg: AgentLeg) -> None:
         """The member answered: cancel the others, leave the queue, bridge."""
         pbx, ch = self.pbx, call.ch
@@ -167,16 +173,7 @@ class AgentFlows(QueueFlows):
             ),
         )
         pbx.bridge_leave(bridge, ch)
-        self._agent_event(
-            "AgentComplete",
-            call,
-            leg,
-            [
-                ("HoldTime", str(call.hold_time)),
-                ("TalkTime", str(int(self.now - call.connected_at))),
-                ("Reason", "transfer"),
-            ],
-        )
+        self._agent_complete(call, leg, "transfer")
         self._end_agent_leg(call, leg, bridge, cause=16, source="")
         pbx.bridge_destroy(bridge)
         self._queue_end_vars(call)

@@ -386,6 +386,13 @@ class FlowBase:
             if proc.alive:
                 proc.interrupt(PbxShutdown())
 
+    def _end_phone(self, phone: Channel) -> None:
+        """The simulated phone (a Local ``;2`` half) ends: its Cdr, CHAN_END and Hangup (16)."""
+        app, data = phone.run_app or ("Wait", "600")
+        self.pbx.cdr(phone, last_app=app, last_data=data)
+        self.pbx.chan_end(phone, 16)
+        self.pbx.hangup(phone, 16)
+
     # -- implemented above this layer (see the package docstring) ------------------------------
 
     def _connect(self, call: InboundCall, leg: AgentLeg) -> None:

@@ -274,13 +274,7 @@ class InboundFlows(AgentFlows):
             pbx.hangup_request(ch, 16)
             source = "" if phone else ch.name
             if phone is not None and not phone.gone:
-                pbx.cdr(
-                    phone,
-                    last_app=(phone.run_app or ("Wait", "600"))[0],
-                    last_data=(phone.run_app or ("Wait", "600"))[1],
-                )
-                pbx.chan_end(phone, 16)
-                pbx.hangup(phone, 16)
+                self._end_phone(phone)
         elif how == AGENT and leg is not None:
             if leg.phone is not None:
                 pbx.newexten(leg.phone, "Hangup", "", priority=10)
@@ -339,16 +333,7 @@ class InboundFlows(AgentFlows):
             bridge = call.bridge
             if not call.transferred and call.queue is not None:
                 reason = {AGENT: "agent"}.get(how, "caller")
-                self._agent_event(
-                    "AgentComplete",
-                    call,
-                    leg,
-                    [
-                        ("HoldTime", str(call.hold_time)),
-                        ("TalkTime", str(int(self.now - call.connected_at))),
-                        ("Reason", reason),
-                    ],
-                )
+                self._agent_complete(call, leg, reason)
             if how != AGENT:
                 if leg.phone is not None:
                     pbx.soft_hangup_request(leg.phone, 16)
@@ -389,13 +374,7 @@ class InboundFlows(AgentFlows):
         ch.priority = 2
         pbx.hangup(ch, 16)
         if phone is not None and not phone.gone:
-            pbx.cdr(
-                phone,
-                last_app=(phone.run_app or ("Wait", "600"))[0],
-                last_data=(phone.run_app or ("Wait", "600"))[1],
-            )
-            pbx.chan_end(phone, 16)
-            pbx.hangup(phone, 16)
+            self._end_phone(phone)
         if phone is not None:
             pbx.device_down(phone.device)
             pbx.device_down(ch.device)
