@@ -57,7 +57,7 @@ def _when(text: str | None, what: str, tz: tzinfo) -> datetime | None:
 
 
 @contextlib.contextmanager
-def _progress(total: int) -> Iterator[Callable[[int, int], None]]:
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
     """A progress bar (bytes read of ``total``) on stderr when it is a terminal (rich)."""
     from rich.console import Console
     from rich.progress import (
@@ -79,7 +79,7 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None]]:
     )
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("replay", total=max(total, 1))
-        yield lambda done, _unused: bar.update(task, completed=done)
+        yield lambda done: bar.update(task, completed=done)
 
 
 def _address(text: str, what: str) -> str:
