@@ -30,6 +30,7 @@ from storage.engine import make_engine
 from storage.queries import iter_calls
 from storage.schema import migrate
 from storage.writer import AsyncCallWriter, CallWriter
+from telephony.ami.actions import CoreShowChannels, QueueStatus
 from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
@@ -169,8 +170,12 @@ class Daemon:
 
     async def _resync(self, conn: AmiConnection) -> None:
         """After every login, before trusting memory: the PBX's live channels and queues."""
-        await conn.send_list("CoreShowChannels", {}, action_id=self._resyncs.next_id("channels"))
-        await conn.send_list("QueueStatus", {}, action_id=self._resyncs.next_id("queues"))
+        # On the connection itself: the link is not READY (and AmiLink.send refuses) until this
+        # hook returns.
+        for action, what in ((CoreShowChannels(), "channels"), (QueueStatus(), "queues")):
+            await conn.send_list(
+                action.name, action.headers(), action_id=self._resyncs.next_id(what)
+            )
 
     def _health_parts(self) -> dict[str, Any]:
         writer = self.writer
