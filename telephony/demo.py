@@ -93,11 +93,9 @@ def banner(sim: SimulatorServer, host: str, port: int, speed: float, zone: ZoneI
     queues = Counter(member.queue for member in sim.sim.pbx.members.values())
     total = sum(queues.values())
     per_queue = ", ".join(f"{count} in {queue}" for queue, count in sorted(queues.items()))
-    pbx_now = datetime.fromtimestamp(sim.sim_now(), zone)
-    wall_now = datetime.fromtimestamp(time.time(), zone)
+    pbx_now = f"{datetime.fromtimestamp(sim.sim_now(), zone):%Y-%m-%d %H:%M:%S}"
     return [
         f"hotline demo: simulated PBX (AMI) on {host}:{port}, {total} agents ({per_queue})",
-        f"  time       the PBX clock runs x{speed:g}: it reads {pbx_now:%Y-%m-%d %H:%M:%S} "
-        f"and the wall {wall_now:%H:%M:%S} ({zone.key}) now;",
-        "             /api/status shows the PBX clock, log lines the wall clock",
+        f"  time       the PBX clock reads {pbx_now} and runs x{speed:g} the wall's;",
+        f"             /api/status shows the PBX clock, log lines the wall's, both in {zone.key}",
     ]
