@@ -99,7 +99,11 @@ class Pipeline:
             name = frame.name
             if name == "VarSet":
                 raw = frame.raw
-                if b"Variable: HOTLINE_" not in raw and b"Variable: MIXMONITOR_FILENAME" not in raw:
+                if (
+                    b"Variable: HOTLINE_" not in raw
+                    and b"Variable: MIXMONITOR_FILENAME" not in raw
+                    and b"Variable: QUEUESTATUS" not in raw
+                ):
                     continue
             elif name == "CEL":
                 tracker.cel_mode = True

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from telephony.ami import events as ev
+from telephony.calls.clock import StreamClock
 from telephony.calls.record import (
     CallRecord,
     CloseReason,
@@ -52,10 +53,17 @@ SPOOL_FAILED = "OutgoingSpoolFailed"
 IVR_USEREVENTS = frozenset({"HotlineMenu", "HotlineIvr"})
 SURVEY_USEREVENTS = frozenset({"SurveyResult", "HotlineSurvey"})
 VALID_RATINGS = frozenset({1, 2, 3})
+# WorkOrderId, WorkOrderID, WorkOrder, Work-Order, WORK_ORDER_NO … (compared folded).
+WORK_ORDER_HEADERS = frozenset({"workorderid", "workorder", "workorderno", "workordernumber"})
+# QUEUESTATUS values with which Queue() gives the caller back to the dialplan unanswered.
+QUEUE_GAVE_UP = frozenset(
+    {"TIMEOUT", "FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "WITHDRAW"}
+)
 _LOCAL_HALF = re.compile(r"^(Local/.+);([12])$")
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;[12])?$")
 _CEL_CAUSE = re.compile(r'"hangupcause"\s*:\s*(\d+)')
-_DIAL_NUMBER = re.compile(r"^[^/]+/([^@/]+)")
+_TECH = re.compile(r"^[A-Za-z][A-Za-z0-9]*/")  # "IAX2/", "PJSIP/", "Local/" …
+_NUMBER = re.compile(r"\+?[0-9*#]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class TrackerConfig:
     internal_contexts: frozenset[str] = frozenset({"from-internal"})
     linger_s: float = 10.0
     recent_closed: int = 8192
+    timezone: str = "UTC"  # the PBX clock's zone: Cdr times are local wall time in it
 
 
 @dataclass(slots=True)
@@ -85,6 +94,9 @@ class Channel:
     hung_up: bool = False
     requested: bool = False  # a (Soft)HangupRequest came before its Hangup
     retired: bool = False  # left by a transfer: its hang-up ends nothing
+    partner: str | None = None  # the other half of a Local channel
+    peer: str | None = None  # the channel it was last bridged with
+    up_at: float | None = None  # when it first reached state Up
 
 
 @dataclass(slots=True)
@@ -98,15 +110,19 @@ class Contact:
     caller_side: set[str] = field(default_factory=set)
     engaged: set[str] = field(default_factory=set)  # agent-side uids that took the call
     last_time: float | None = None
+    start_known: bool = False  # the first channel's Newchannel, or a resync's Duration, seen
     ivr_path: list[str] = field(default_factory=list)
+    ivr_whole_path: bool = False  # HOTLINE_IVR_PATH seen: the variable holds the whole path
     queue: str | None = None
     queued_at: float | None = None
     left_queue_at: float | None = None
     abandoned: bool = False
     abandon_hold: int | None = None
+    queue_status: str | None = None  # QUEUESTATUS the Queue() application left with
     answered_at: float | None = None
     answered: bool = False  # an agent took the call (AgentComplete proves it even unseen)
     agent: str | None = None
+    talking: str | None = None  # agent-side channel last bridged with the caller side
     wait_s: float | None = None
     talk_total: float | None = None
     hangup_by: HangupBy | None = None
@@ -118,6 +134,8 @@ class Contact:
     survey_rating: int | None = None
     originate_reason: int | None = None
     originate_dial: str | None = None  # "Tech/resource" of an Originate (DialBegin, no caller)
+    originate_done: bool = False  # its OriginateResponse came
+    linkedid_end: float | None = None  # when CEL LINKEDID_END came (its other events may follow)
     shutdown: bool = False  # torn down by a PBX shutdown/restart
     vanished: bool = False  # ended while the AMI link was down: its end is unknown
     dialed_fallback: str | None = None
@@ -128,6 +146,14 @@ class Contact:
 
     def live(self) -> int:
         return sum(1 for c in self.channels.values() if not c.hung_up)
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolFailure:
+    """What an ``OutgoingSpoolFailed`` channel (a failed Originate's ``failed`` run) showed."""
+
+    context: str | None
+    survey: bool
 
 
 @dataclass(slots=True)
@@ -175,9 +201,21 @@ def _duration_s(text: str | None) -> int | None:
     return h * 3600 + m * 60 + s
 
 
-def _dial_number(dial: str) -> str | None:
-    m = _DIAL_NUMBER.match(dial)
-    return m.group(1) if m else None
+def dial_number(dial: str) -> str | None:
+    """The number a dial string calls: ``IAX2/carrier/0737…`` (peer/number),
+    ``PJSIP/0737…@carrier``, ``DAHDI/g1/0737…``, ``Local/0737…@ctx`` → ``0737…``; also a bare
+    ``DialString`` (``carrier/0737…``, ``0737…@carrier``). None when it names no number."""
+    body = dial.split("/", 1)[1] if _TECH.match(dial) else dial
+    number = body.rsplit("/", 1)[-1].split("@", 1)[0]
+    return number if _NUMBER.fullmatch(number) else None
+
+
+def _work_order(headers: Mapping[str, str]) -> str | None:
+    """The work-order id of a disposition event, under any of its common header spellings."""
+    for key, value in headers.items():
+        if value and key.replace("_", "").replace("-", "").lower() in WORK_ORDER_HEADERS:
+            return value
+    return None
 
 
 def _dt(t: float | None) -> datetime | None:
@@ -204,6 +242,8 @@ class CallTracker:
         # Unanswered originated calls recently finished, by dial string: a failed Originate's
         # answer may come after the call's own end (trunk channels) and still correct it.
         self._originated: OrderedDict[str, CallRecord] = OrderedDict()
+        # Runs of an Originate's `failed` extension awaiting that Originate's response.
+        self._spool_failures: deque[SpoolFailure] = deque(maxlen=64)
         # linkedid -> when to close it as vanished; None until the first event or keepalive
         # after the resync arms it (list items carry our receive time, events the PBX's).
         self._vanish: dict[str, float | None] = {}
@@ -214,6 +254,7 @@ class CallTracker:
         self.now: float | None = None
         self.stats = TrackerStats()
         self._warned: set[str] = set()
+        self._local_time = StreamClock(self.config.timezone).local_to_epoch
 
     # ----------------------------------------------------------------- entry points
 
@@ -293,6 +334,7 @@ class CallTracker:
             age = _duration_s(item.duration)
             if age is not None and self.now is not None:
                 began = self.now - age
+                contact.start_known = True
                 if contact.started is None or began < contact.started:
                     contact.started = began
             if contact.last_time is None:
@@ -376,6 +418,9 @@ class CallTracker:
             return self._open(linkedid)
         if isinstance(event, ev.CEL):
             return None
+        if isinstance(event, ev.Cdr):
+            # A record of a channel we follow; never opens a contact (Cdrs come at the end).
+            return self._by_uid.get(event.uniqueid or "")
         if isinstance(event, ev.OriginateResponse):
             return self._contact_for_originate(event)
         if isinstance(event, ev.BlindTransfer):
@@ -434,7 +479,7 @@ class CallTracker:
                 direction=Direction.OUTBOUND,
                 outcome=Outcome.SURVEY_BUSY if busy else Outcome.SURVEY_NO_ANSWER,
                 hangup_by=None,
-                dialed=record.dialed or _dial_number(event.channel),
+                dialed=record.dialed or dial_number(event.channel),
                 notes=(*record.notes, "corrected by a late OriginateResponse"),
             )
         ]
@@ -452,6 +497,8 @@ class CallTracker:
         contact.channels[uid] = channel
         self._by_uid[uid] = contact
         self._by_name[name] = uid
+        if uid == contact.linkedid and isinstance(event, ev.Newchannel):
+            contact.start_known = True
         if not isinstance(event, ev.Newchannel) and not adopted:
             self.stats.orphan_events += 1
             self._warn_once(
@@ -465,6 +512,7 @@ class CallTracker:
         partner_name = _local_partner_name(name)
         if partner_name:
             partner_uid = self._by_name.get(partner_name)
+            self._pair(contact, uid, partner_uid)
             if partner_uid and partner_uid in contact.caller_side:
                 contact.caller_side.add(uid)
             if uid in contact.caller_side and partner_uid:
@@ -518,16 +566,32 @@ class CallTracker:
     # ----------------------------------------------------------------- finishing
 
     def _maybe_finish(self, contact: Contact, event: ev.Event) -> list[CallRecord]:
-        if not isinstance(event, ev.Hangup):
+        if not isinstance(event, ev.Hangup | ev.OriginateResponse):
             return []
         if contact.live() > 0:
             return []
-        if self.cel_mode:
+        if contact.linkedid_end is not None and self._originate_settled(contact):
+            record = self._finish(contact, CloseReason.LINKEDID_END, contact.linkedid_end)
+            return [record] if record is not None else []
+        if self.cel_mode or not self._originate_settled(contact):
             if self.now is not None:
                 self._idle[contact.linkedid] = self.now
             return []
         record = self._finish(contact, CloseReason.HANGUP, self.now)
         return [record] if record is not None else []
+
+    @staticmethod
+    def _originate_settled(contact: Contact) -> bool:
+        """False while an Originate whose channel never answered awaits its OriginateResponse.
+
+        Asterisk answers an Originate when its channel answers; one that never did fails, and
+        that response comes only after the dialled channel is gone (with the ``failed``
+        extension's run around it); it tells busy from no answer.
+        """
+        if contact.originate_dial is None or contact.originate_done or contact.answered:
+            return True
+        first = contact.channels.get(contact.linkedid)
+        return first is not None and first.ever_up
 
     def _expire_idle(self, now: float) -> list[CallRecord]:
         """Finish contacts whose LINKEDID_END never came, or that vanished at a resync."""
@@ -538,7 +602,10 @@ class CallTracker:
             if contact is None:
                 del self._idle[linkedid]
             elif now - since >= linger:
-                record = self._finish(contact, CloseReason.HANGUP, since)
+                if contact.linkedid_end is not None:
+                    record = self._finish(contact, CloseReason.LINKEDID_END, contact.linkedid_end)
+                else:
+                    record = self._finish(contact, CloseReason.HANGUP, since)
                 if record is not None:
                     out.append(record)
         for linkedid, deadline in list(self._vanish.items()):
@@ -570,7 +637,12 @@ class CallTracker:
                 del self._by_name[channel.name]
         names = [c.name for c in contact.channels.values()]
         if not names or all(n.startswith(SPOOL_FAILED) for n in names):
-            return None  # Asterisk's originate-failure handler, not a call
+            # Asterisk's originate-failure handler, not a call: what it learnt (a survey's
+            # result) goes to the Originate its OriginateResponse names, which follows.
+            first = contact.channels.get(contact.linkedid)
+            if first is not None:
+                self._spool_failures.append(SpoolFailure(first.context, contact.survey))
+            return None
         self.stats.records += 1
         record = self._build(contact, reason, when)
         if contact.originate_dial and not contact.answered and record.kind is not Kind.SURVEY:
@@ -616,10 +688,29 @@ class CallTracker:
             elif ended is not None:
                 wait = ended - c.queued_at
         hangup_by = c.hangup_by
+        answered_at = c.answered_at
+        queued_at = c.queued_at
+        started = c.started
+        if queued_at is None and c.queue and answered_at is not None and c.wait_s is not None:
+            queued_at = answered_at - c.wait_s  # joined unseen: HoldTime counts from the join
+        # A contact first seen mid-call: keep started <= queued <= answered <= ended.
+        known = [t for t in (started, queued_at, answered_at) if t is not None]
+        if known:
+            started = min(known)
+            if ended is not None:
+                ended = max(ended, *known)
+        agent = c.agent
+        if c.talking is not None and (c.transfers or agent is None):
+            agent = self._party(c, c.talking) or agent
         if kind is Kind.SURVEY:
             outcome = self._survey_outcome(c, caller_up)
             if not caller_up:
                 hangup_by = None
+            elif answered_at is None and first is not None and first.up_at is not None:
+                # The called citizen answered: the originated channel went Up.
+                answered_at = first.up_at
+                if talk is None and ended is not None:
+                    talk = max(0.0, ended - answered_at)
         else:
             outcome = self._citizen_outcome(c, caller_up, hangup_by)
         return CallRecord(
@@ -630,12 +721,12 @@ class CallTracker:
             kind=kind,
             caller=caller,
             dialed=dialed,
-            started_at=_dt(c.started),
+            started_at=_dt(started),
             ivr_path=tuple(c.ivr_path),
             queue=c.queue,
-            queued_at=_dt(c.queued_at),
-            answered_at=_dt(c.answered_at),
-            agent=c.agent,
+            queued_at=_dt(queued_at),
+            answered_at=_dt(answered_at),
+            agent=agent,
             ended_at=_dt(ended),
             wait_s=wait,
             talk_s=talk,
@@ -658,9 +749,10 @@ class CallTracker:
             return Outcome.ANSWERED
         if c.shutdown:
             return Outcome.FAILED  # cut off by a PBX shutdown/restart, not the caller's doing
-        if c.abandoned:
+        gave_up = c.queue_status in QUEUE_GAVE_UP  # the queue's own rule ended the wait
+        if c.abandoned and not gave_up and hangup_by is not HangupBy.SYSTEM:
             return Outcome.ABANDONED_QUEUE
-        if c.left_queue_at is not None:
+        if gave_up or c.abandoned or c.left_queue_at is not None:
             return Outcome.NO_AGENT
         if c.vanished and c.queued_at is not None:
             return Outcome.ABANDONED_QUEUE  # last seen waiting; no answer was ever seen
@@ -698,19 +790,47 @@ class CallTracker:
     def _engage(self, contact: Contact, uid: str | None, name: str | None) -> None:
         contact.engaged.update(self._with_partner(uid, name))
 
-    def _party(self, channel: Channel) -> str:
-        """Who an agent-side channel is: its queue member name if known, else its device.
+    def _party(self, contact: Contact, uid: str) -> str | None:
+        """Who an agent-side channel finally reaches: a queue member's name, else a device.
 
-        Never its CallerIDName: Asterisk gives a dialled channel the *caller's* caller id.
+        A transfer target is often a Local channel (``Local/9002@xfer``) whose other half
+        ``Dial``s the agent: follow Local halves and the channel each half was bridged with
+        until a known queue member or a channel that is not Local. Never a CallerIDName:
+        Asterisk gives a dialled channel the *caller's* caller id.
         """
-        device = _device(channel.name)
-        return self._members.get(device, device)
+        seen: set[str] = set()
+        found: str | None = None
+        current: str | None = uid
+        while current is not None and current not in seen:
+            seen.add(current)
+            channel = self._channel(contact, current)
+            if channel is None:
+                break
+            device = _device(channel.name)
+            found = self._members.get(device, device)
+            if device in self._members or not channel.name.startswith("Local/"):
+                break
+            half = self._channel(contact, channel.partner) if channel.partner else None
+            if half is None or channel.partner in seen:
+                break
+            seen.add(half.uniqueid)
+            current = half.peer
+        return found
+
+    def _channel(self, contact: Contact, uid: str) -> Channel | None:
+        channel = contact.channels.get(uid)
+        if channel is None and (other := self._by_uid.get(uid)) is not None:
+            channel = other.channels.get(uid)
+        return channel
 
     def _learn_member(self, event: ev.AgentEvent) -> None:
         if event.interface and event.member_name:
-            self._members[_device(event.interface)] = event.member_name
-            if len(self._members) > 10_000:
-                self._members.clear()
+            self._name_member(event.interface, event.member_name)
+
+    def _name_member(self, interface: str, name: str) -> None:
+        if len(self._members) > 10_000:
+            self._members.clear()
+        self._members[_device(interface)] = name
 
     def _signal(self, contact: Contact, who: HangupBy) -> None:
         if contact.hangup_by is None:
@@ -729,7 +849,7 @@ class CallTracker:
         channel.exten = event.exten
         channel.context = event.context
         if channel.state == STATE_UP:
-            channel.ever_up = True
+            self._went_up(channel)
 
     def _on_channel_update(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.ChannelEvent)
@@ -739,16 +859,30 @@ class CallTracker:
         if event.state is not None:
             channel.state = event.state
             if event.state == STATE_UP:
-                channel.ever_up = True
+                self._went_up(channel)
         if isinstance(event, ev.NewCallerid) or channel.caller_num in (None, "<unknown>"):
             channel.caller_num = event.caller_num
             channel.caller_name = event.caller_name
         if isinstance(event, ev.Newexten) and event.context in self.config.survey_contexts:
             contact.survey = True
 
+    def _pair(self, contact: Contact, uid: str | None, partner: str | None) -> None:
+        """Remember the two halves of a Local channel."""
+        if not uid or not partner:
+            return
+        a, b = self._channel(contact, uid), self._channel(contact, partner)
+        if a is not None and b is not None:
+            a.partner, b.partner = partner, uid
+
+    def _went_up(self, channel: Channel) -> None:
+        channel.ever_up = True
+        if channel.up_at is None:
+            channel.up_at = self.now
+
     def _on_local_bridge(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.LocalBridge)
         one, two = event.one_uniqueid, event.two_uniqueid
+        self._pair(contact, one, two)
         if one in contact.caller_side and two:
             contact.caller_side.add(two)
         elif two in contact.caller_side and one:
@@ -756,9 +890,14 @@ class CallTracker:
 
     def _on_varset(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.VarSet)
-        var, value = event.variable or "", event.value or ""
+        var, value = (event.variable or "").lstrip("_"), event.value or ""
         if var == "HOTLINE_IVR_PATH":
+            # The whole path so far: it replaces what menu events appended.
             contact.ivr_path = [p for p in re.split(r"[/,]", value) if p]
+            contact.ivr_whole_path = True
+        elif var == "QUEUESTATUS":
+            if self._side_is_caller(contact, event.uniqueid):
+                contact.queue_status = value or None
         elif var == "MIXMONITOR_FILENAME":
             if contact.recording is None and value:
                 contact.recording = value
@@ -773,8 +912,11 @@ class CallTracker:
         name = event.userevent or ""
         headers = event.headers
         if name in IVR_USEREVENTS:
+            # Once the dialplan keeps HOTLINE_IVR_PATH, the variable is the whole path and the
+            # per-step events repeat it. (A path in a UserEvent header is no substitute: the
+            # UserEvent application splits its arguments on commas, `Path: 9,2` arrives as 9.)
             choice = headers.get("Choice")
-            if choice:
+            if choice and not contact.ivr_whole_path:
                 contact.ivr_path.append(choice)
         elif name == "HotlineDisposition":
             value = headers.get("Disposition", "")
@@ -782,7 +924,7 @@ class CallTracker:
                 contact.disposition = Disposition(value)
             except ValueError:
                 self._warn_once("disp", "event #%d: unknown disposition %r", event.index, value)
-            wo = headers.get("WorkOrderId") or headers.get("WorkOrderID")
+            wo = _work_order(headers)
             if wo:
                 contact.work_order_id = wo
         elif name in SURVEY_USEREVENTS:
@@ -844,6 +986,12 @@ class CallTracker:
         if start is not None and self.now is not None:
             contact.hold_s += self.now - start
 
+    def _end_holds(self, contact: Contact) -> None:
+        if self.now is not None:
+            for start in contact.hold_started.values():
+                contact.hold_s += self.now - start
+        contact.hold_started.clear()
+
     # ----------------------------------------------------------------- queue events
 
     def _on_queue_join(self, contact: Contact, event: ev.Event) -> None:
@@ -862,9 +1010,10 @@ class CallTracker:
     def _on_queue_abandon(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.QueueCallerAbandon)
         if contact.answered_at is None:
+            # Also sent when the queue's own timeout expired (QUEUESTATUS=TIMEOUT): who hung
+            # up and the queue status decide (see _citizen_outcome), not this event.
             contact.abandoned = True
             contact.abandon_hold = event.hold_time
-            self._signal(contact, HangupBy.CALLER)
 
     def _on_agent_connect(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.AgentConnect)
@@ -890,6 +1039,9 @@ class CallTracker:
         contact.agent = contact.agent or event.member_name or event.interface
         if contact.wait_s is None and event.hold_time is not None:
             contact.wait_s = float(event.hold_time)
+        if contact.answered_at is None and event.talk_time is not None and self.now is not None:
+            # The answer was not seen (a log that starts mid-call): TalkTime counts from it.
+            contact.answered_at = self.now - event.talk_time
         if event.talk_time is not None:
             contact.talk_total = (contact.talk_total or 0.0) + event.talk_time
         if event.reason == "caller":
@@ -913,6 +1065,11 @@ class CallTracker:
         members = self._bridges.setdefault(bridge, set())
         entering = event.uniqueid or ""
         self._leave_bridge(entering)
+        me = contact.channels.get(entering)
+        for uid in members:
+            other = self._channel(contact, uid)
+            if me is not None and other is not None:
+                me.peer, other.peer = uid, entering
         members.add(entering)
         self._bridge_of[entering] = bridge
         live = [
@@ -932,11 +1089,9 @@ class CallTracker:
         # The party that just joined the caller is the one talking now (after a transfer).
         newcomers = [entering] if entering in agents else agents
         for uid in newcomers:
-            channel = contact.channels[uid]
             if uid not in contact.engaged:
-                self._engage(contact, uid, channel.name)
-                if contact.transfers or contact.agent is None:
-                    contact.agent = self._party(channel)
+                self._engage(contact, uid, contact.channels[uid].name)
+            contact.talking = uid
 
     def _on_bridge_leave(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.BridgeLeave)
@@ -977,7 +1132,9 @@ class CallTracker:
         self._retire(contact, event.second_transferer_uniqueid, event.second_transferer_channel)
         target = event.transfer_target_uniqueid
         if target and target in contact.channels:
-            contact.agent = self._party(contact.channels[target])
+            contact.talking = target
+        # The caller waited through the consultation: that hold ends with the transfer.
+        self._end_holds(contact)
 
     def _on_agent_event(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.AgentEvent)
@@ -986,19 +1143,72 @@ class CallTracker:
     def _on_dial_begin(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.DialBegin)
         if not event.channel and event.dest_channel and event.dial_string:
-            # No calling channel: an Originate. Remember its dial string to match the answer.
+            # No calling channel: an Originate. Remember its dial string to match the answer;
+            # on a trunk it is the only place the called number shows (`carrier/<number>`).
             tech = event.dest_channel.split("/", 1)[0]
             contact.originate_dial = f"{tech}/{event.dial_string}"
+            if contact.dialed_fallback is None:
+                contact.dialed_fallback = dial_number(event.dial_string)
+
+    def _on_cdr(self, contact: Contact, event: ev.Event) -> None:
+        """Fill what a contact first seen mid-call lacks (a log or login that started late).
+
+        Asterisk posts a channel's Cdr as it ends: ``StartTime`` of a caller-side channel is
+        when the call began, ``AnswerTime`` of an agent-side channel when that agent answered.
+        """
+        assert isinstance(event, ev.Cdr)
+        uid = event.uniqueid or ""
+        if self._side_is_caller(contact, uid):
+            began = self._local_time(event.start_time or "")
+            known = contact.start_known
+            if began is not None and not known and (contact.started or began) >= began:
+                contact.started = began
+        elif contact.answered and contact.answered_at is None and event.answer_time:
+            answered = self._local_time(event.answer_time)
+            if answered is not None:
+                contact.answered_at = answered
 
     def _on_originate(self, contact: Contact, event: ev.Event) -> None:
         assert isinstance(event, ev.OriginateResponse)
+        contact.originate_done = True
         if event.context in self.config.survey_contexts:
             contact.survey = True
         if event.response == "Failure":
             contact.originate_reason = event.reason
-            m = _DIAL_NUMBER.match(event.channel or "")
-            if m and contact.dialed_fallback is None:
-                contact.dialed_fallback = m.group(1)
+            if contact.dialed_fallback is None:
+                contact.dialed_fallback = dial_number(event.channel or "")
+            # Asterisk runs the Originate's `failed` extension on an OutgoingSpoolFailed
+            # channel with its own Linkedid, before or while it sends this response: that run
+            # (a survey's result event) belongs to this contact.
+            running = self._running_spool_failure(event.context)
+            if running is not None:
+                self._merge(running, contact)
+            elif (failure := self._take_spool_failure(event.context)) is not None:
+                contact.survey = contact.survey or failure.survey
+                contact.notes.append("failed extension ran on OutgoingSpoolFailed")
+
+    def _running_spool_failure(self, context: str | None) -> Contact | None:
+        latest: Contact | None = None
+        for other in self.contacts.values():
+            first = other.channels.get(other.linkedid)
+            if (
+                first is not None
+                and first.name.startswith(SPOOL_FAILED)
+                and first.context == context
+                and len(other.channels) == 1
+                and (latest is None or (other.started or 0) >= (latest.started or 0))
+            ):
+                latest = other
+        return latest
+
+    def _take_spool_failure(self, context: str | None) -> SpoolFailure | None:
+        """The ``failed`` extension run of this Originate: the latest one in its context."""
+        for i in range(len(self._spool_failures) - 1, -1, -1):
+            failure = self._spool_failures[i]
+            if failure.context == context:
+                del self._spool_failures[i]
+                return failure
+        return None
 
     # ----------------------------------------------------------------- system events
 
@@ -1016,6 +1226,14 @@ class CallTracker:
         contact = self.contacts.get(linkedid)
         if contact is None:
             return []
+        # CEL travels its own path: LINKEDID_END may overtake the last AMI events of the call
+        # (QueueCallerAbandon, a hangup handler's UserEvent, the Hangups). Close once the
+        # last channel's Hangup is in, or after linger_s if it never comes.
+        contact.linkedid_end = self.now
+        if contact.live() > 0 or not self._originate_settled(contact):
+            if self.now is not None:
+                self._idle[linkedid] = self.now
+            return []
         record = self._finish(contact, CloseReason.LINKEDID_END, self.now)
         return [record] if record is not None else []
 
@@ -1028,6 +1246,12 @@ class CallTracker:
         match = _CEL_CAUSE.search(event.extra or "")
         if match:
             contact.hangup_cause = int(match.group(1))
+
+    def _sys_member(self, event: ev.Event) -> list[CallRecord]:
+        assert isinstance(event, ev.QueueMemberEvent)
+        if event.interface and event.member_name:
+            self._name_member(event.interface, event.member_name)
+        return []
 
     def _sys_shutdown(self, event: ev.Event) -> list[CallRecord]:
         records = self.close_all(CloseReason.PBX_RESTART, self.now)
@@ -1084,11 +1308,14 @@ _HANDLERS: dict[type[ev.Event], Handler] = {
     ev.AgentRingNoAnswer: CallTracker._on_agent_event,
     ev.AgentDump: CallTracker._on_agent_event,
     ev.DialBegin: CallTracker._on_dial_begin,
+    ev.Cdr: CallTracker._on_cdr,
 }
 
 SystemHandler = Callable[[CallTracker, ev.Event], list[CallRecord]]
 _SYSTEM_HANDLERS: dict[type[ev.Event], SystemHandler] = {
     ev.CEL: CallTracker._sys_cel,
+    ev.QueueMemberStatus: CallTracker._sys_member,
+    ev.QueueMemberAdded: CallTracker._sys_member,
     ev.Shutdown: CallTracker._sys_shutdown,
     ev.FullyBooted: CallTracker._sys_fully_booted,
 }
