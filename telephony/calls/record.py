@@ -84,6 +84,8 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "outcome",
     "hangup_cause",
     "hangup_by",
+    "transferred",
+    "hold_s",
     "recording",
     "disposition",
     "work_order_id",
@@ -119,9 +121,14 @@ class CallRecord:
     work_order_id: str | None = None
     survey_rating: int | None = None
     close_reason: CloseReason = CloseReason.HANGUP
-    transfers: int = 0
-    hold_s: float = 0.0
+    transfers: int = 0  # completed blind or attended transfers
+    hold_s: float = 0.0  # on hold by an agent's action, an attended consultation included
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def transferred(self) -> bool:
+        """Whether an agent transferred the call (blind or attended) at least once."""
+        return self.transfers > 0
 
     def export(self) -> dict[str, Any]:
         """The contract fields as JSON-ready values (ISO 8601 times, enum values, lists)."""

@@ -739,7 +739,7 @@ class CallTracker:
             survey_rating=c.survey_rating if kind is Kind.SURVEY else None,
             close_reason=reason,
             transfers=c.transfers,
-            hold_s=c.hold_s,
+            hold_s=round(c.hold_s, 3),
             notes=tuple(c.notes),
         )
 

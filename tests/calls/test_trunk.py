@@ -80,11 +80,7 @@ def mismatches(records: list[CallRecord], spec: dict[str, Any]) -> dict[str, lis
     """Per truth key, the problems of its record (empty lists: the scenario matches)."""
     got: dict[str, dict[str, Any]] = {}
     for record in records:  # a later record for the same call_id replaces the earlier one
-        got[record.call_id] = {
-            **record.export(),
-            "transferred": record.transfers > 0,
-            "hold_s": record.hold_s,
-        }
+        got[record.call_id] = record.export()
     want = {r["call_id"]: r for r in spec["records"]}
     out: dict[str, list[str]] = {}
     for call_id, expected in want.items():
