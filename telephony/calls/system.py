@@ -1,0 +1,103 @@
+"""Events about the PBX and the stream rather than one call: CEL, queue members, restarts.
+
+Each function ``(tracker, event) -> records`` is in :data:`SYSTEM_HANDLERS`; it may finish
+contacts (CEL ``LINKEDID_END``, a PBX restart) and so returns the records it finished.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from telephony.ami import events as ev
+from telephony.calls.outcome import originate_settled
+from telephony.calls.record import CallRecord, CloseReason
+
+if TYPE_CHECKING:
+    from telephony.calls.tracker import CallTracker
+
+_CEL_CAUSE = re.compile(r'"hangupcause"\s*:\s*(\d+)')
+
+
+def on_cel(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    assert isinstance(event, ev.CEL)
+    t.cel_mode = True
+    if event.event_name == "HANGUP":
+        _cel_hangup(t, event)
+        return []
+    if event.event_name != "LINKEDID_END" or not event.linkedid:
+        return []
+    linkedid = event.linkedid
+    if linkedid in t._merged_into:
+        return []
+    contact = t.contacts.get(linkedid)
+    if contact is None:
+        return []
+    # CEL travels its own path: LINKEDID_END may overtake the last AMI events of the call
+    # (QueueCallerAbandon, a hangup handler's UserEvent, the Hangups). Close once the
+    # last channel's Hangup is in, or after linger_s if it never comes.
+    contact.linkedid_end = t.now
+    if contact.live() > 0 or not originate_settled(contact):
+        if t.now is not None:
+            t._idle[linkedid] = t.now
+        return []
+    record = t._finish(contact, CloseReason.LINKEDID_END, t.now)
+    return [record] if record is not None else []
+
+
+def _cel_hangup(t: CallTracker, event: ev.CEL) -> None:
+    contact = t._by_uid.get(event.uniqueid or "")
+    if contact is None or contact.hangup_cause is not None:
+        return
+    if not contact.is_caller(event.uniqueid):
+        return
+    match = _CEL_CAUSE.search(event.extra or "")
+    if match:
+        contact.hangup_cause = int(match.group(1))
+
+
+def on_member(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    assert isinstance(event, ev.QueueMemberEvent)
+    if event.interface and event.member_name:
+        t._name_member(event.interface, event.member_name)
+    return []
+
+
+def on_shutdown(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    records = t.close_all(CloseReason.PBX_RESTART, t.now)
+    t.boot += 1
+    t._boot_started = None
+    t._last_uptime = None
+    return records
+
+
+def on_fully_booted(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    assert isinstance(event, ev.FullyBooted)
+    uptime = event.uptime
+    if uptime is None:
+        return []
+    new_boot = False
+    if t._last_uptime is not None and uptime < t._last_uptime:
+        new_boot = True
+    if t.now is not None:
+        started = t.now - uptime
+        if t._boot_started is not None and abs(started - t._boot_started) > 5:
+            new_boot = True
+        t._boot_started = started
+    t._last_uptime = uptime
+    if not new_boot:
+        return []
+    records = t.close_all(CloseReason.PBX_RESTART, t.now)
+    t.boot += 1
+    return records
+
+
+SystemHandler = Callable[["CallTracker", ev.Event], list[CallRecord]]
+SYSTEM_HANDLERS: dict[type[ev.Event], SystemHandler] = {
+    ev.CEL: on_cel,
+    ev.QueueMemberStatus: on_member,
+    ev.QueueMemberAdded: on_member,
+    ev.Shutdown: on_shutdown,
+    ev.FullyBooted: on_fully_booted,
+}
