@@ -21,6 +21,8 @@ NORMAL_CAUSES = frozenset({0, 16, 17, 19})
 SPOOL_FAILED = "OutgoingSpoolFailed"
 IVR_USEREVENTS = frozenset({"HotlineMenu", "HotlineIvr"})
 SURVEY_USEREVENTS = frozenset({"SurveyResult", "HotlineSurvey"})
+DISPOSITION_USEREVENTS = frozenset({"HotlineDisposition"})
+USEREVENTS = IVR_USEREVENTS | SURVEY_USEREVENTS | DISPOSITION_USEREVENTS  # all the tracker reads
 VALID_RATINGS = frozenset({1, 2, 3})
 # WorkOrderId, WorkOrderID, WorkOrder, Work-Order, WORK_ORDER_NO … (compared folded).
 WORK_ORDER_HEADERS = frozenset({"workorderid", "workorder", "workorderno", "workordernumber"})

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from telephony.ami import events as ev
 from telephony.calls.contact import (
+    DISPOSITION_USEREVENTS,
     IVR_USEREVENTS,
     SHUTDOWN_FLAG,
     SPOOL_FAILED,
@@ -86,25 +87,51 @@ def on_local_bridge(t: CallTracker, contact: Contact, event: ev.Event) -> None:
         contact.caller_side.add(one)
 
 
+def _ivr_path(contact: Contact, value: str, event: ev.VarSet) -> None:
+    # The whole path so far: it replaces what menu events appended.
+    contact.ivr_path = [p for p in re.split(r"[/,]", value) if p]
+    contact.ivr_whole_path = True
+
+
+def _queue_status(contact: Contact, value: str, event: ev.VarSet) -> None:
+    # Set by Queue() as it gives the caller back to the dialplan (TIMEOUT, FULL, ...).
+    if contact.is_caller(event.uniqueid):
+        contact.queue_status = value or None
+
+
+def _mixmonitor_file(contact: Contact, value: str, event: ev.VarSet) -> None:
+    if contact.recording is None and value:
+        contact.recording = value
+
+
+def _survey_flag(contact: Contact, value: str, event: ev.VarSet) -> None:
+    if value and value not in ("0", "no", "false"):
+        contact.survey = True
+
+
+def _recording(contact: Contact, value: str, event: ev.VarSet) -> None:
+    if value:
+        contact.recording = value
+
+
+VariableHandler = Callable[[Contact, str, ev.VarSet], None]
+# The channel variables the tracker reads (also inherited, `_NAME`/`__NAME`): the prefilter keeps
+# VarSet frames of exactly these (calls/tracker.py derives its Interest from this table).
+VARIABLES: dict[str, VariableHandler] = {
+    "HOTLINE_IVR_PATH": _ivr_path,
+    "QUEUESTATUS": _queue_status,
+    "MIXMONITOR_FILENAME": _mixmonitor_file,
+    "HOTLINE_SURVEY": _survey_flag,
+    "HOTLINE_RECORDING": _recording,
+}
+
+
 def on_varset(t: CallTracker, contact: Contact, event: ev.Event) -> None:
     """Variables hotline reads: the IVR path, the queue status, recording, survey."""
     assert isinstance(event, ev.VarSet)
-    var, value = (event.variable or "").lstrip("_"), event.value or ""
-    if var == "HOTLINE_IVR_PATH":
-        # The whole path so far: it replaces what menu events appended.
-        contact.ivr_path = [p for p in re.split(r"[/,]", value) if p]
-        contact.ivr_whole_path = True
-    elif var == "QUEUESTATUS":
-        if contact.is_caller(event.uniqueid):
-            contact.queue_status = value or None
-    elif var == "MIXMONITOR_FILENAME":
-        if contact.recording is None and value:
-            contact.recording = value
-    elif var == "HOTLINE_SURVEY":
-        if value and value not in ("0", "no", "false"):
-            contact.survey = True
-    elif var == "HOTLINE_RECORDING" and value:
-        contact.recording = value
+    handler = VARIABLES.get((event.variable or "").lstrip("_"))
+    if handler is not None:
+        handler(contact, event.value or "", event)
 
 
 def on_user_event(t: CallTracker, contact: Contact, event: ev.Event) -> None:
@@ -119,7 +146,7 @@ def on_user_event(t: CallTracker, contact: Contact, event: ev.Event) -> None:
         choice = headers.get("Choice")
         if choice and not contact.ivr_whole_path:
             contact.ivr_path.append(choice)
-    elif name == "HotlineDisposition":
+    elif name in DISPOSITION_USEREVENTS:
         value = headers.get("Disposition", "")
         try:
             contact.disposition = Disposition(value)

@@ -21,15 +21,16 @@ _CEL_CAUSE = re.compile(r'"hangupcause"\s*:\s*(\d+)')
 
 
 def on_cel(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    """CEL: the caller's hang-up cause, and LINKEDID_END (the contact's last channel is gone)."""
     assert isinstance(event, ev.CEL)
     t.cel_mode = True
-    if event.event_name == "HANGUP":
-        _cel_hangup(t, event)
-        return []
-    if event.event_name != "LINKEDID_END" or not event.linkedid:
-        return []
+    handler = CEL_EVENTS.get(event.event_name or "")
+    return [] if handler is None else handler(t, event)
+
+
+def _linkedid_end(t: CallTracker, event: ev.CEL) -> list[CallRecord]:
     linkedid = event.linkedid
-    if linkedid in t._merged_into:
+    if not linkedid or linkedid in t._merged_into:
         return []
     contact = t.contacts.get(linkedid)
     if contact is None:
@@ -46,15 +47,22 @@ def on_cel(t: CallTracker, event: ev.Event) -> list[CallRecord]:
     return [record] if record is not None else []
 
 
-def _cel_hangup(t: CallTracker, event: ev.CEL) -> None:
+def _cel_hangup(t: CallTracker, event: ev.CEL) -> list[CallRecord]:
     contact = t._by_uid.get(event.uniqueid or "")
     if contact is None or contact.hangup_cause is not None:
-        return
+        return []
     if not contact.is_caller(event.uniqueid):
-        return
+        return []
     match = _CEL_CAUSE.search(event.extra or "")
     if match:
         contact.hangup_cause = int(match.group(1))
+    return []
+
+
+CelHandler = Callable[["CallTracker", ev.CEL], list[CallRecord]]
+# The CEL event names the tracker reads; the prefilter keeps CEL frames of exactly these (every
+# CEL frame still moves the stream clock, and the first one tells the tracker CEL is on).
+CEL_EVENTS: dict[str, CelHandler] = {"HANGUP": _cel_hangup, "LINKEDID_END": _linkedid_end}
 
 
 def on_member(t: CallTracker, event: ev.Event) -> list[CallRecord]:

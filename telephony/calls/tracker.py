@@ -38,6 +38,7 @@ from telephony.calls.clock import StreamClock
 from telephony.calls.contact import (
     SPOOL_FAILED,
     STATE_UP,
+    USEREVENTS,
     Channel,
     Contact,
     SpoolFailure,
@@ -48,12 +49,21 @@ from telephony.calls.contact import (
     duration_s,
     local_partner_name,
 )
-from telephony.calls.handlers import HANDLERS
+from telephony.calls.handlers import HANDLERS, VARIABLES
+from telephony.calls.interest import HeaderRule, Interest
 from telephony.calls.outcome import build_record, originate_settled
 from telephony.calls.record import CallRecord, CloseReason, Direction, HangupBy, Kind, Outcome
-from telephony.calls.system import SYSTEM_HANDLERS
+from telephony.calls.system import CEL_EVENTS, SYSTEM_HANDLERS
 
-__all__ = ["TRACKED_EVENTS", "CallTracker", "Channel", "Contact", "TrackerConfig", "TrackerStats"]
+__all__ = [
+    "TRACKED_EVENTS",
+    "CallTracker",
+    "Channel",
+    "Contact",
+    "TrackerConfig",
+    "TrackerStats",
+    "tracker_interest",
+]
 
 log = logging.getLogger("hotline.calls.tracker")
 
@@ -88,6 +98,7 @@ class CallTracker:
         self.stats = TrackerStats()
         self._warned: set[str] = set()
         self._local_time = StreamClock(self.config.timezone).local_to_epoch
+        self.interest = tracker_interest(self.config)
 
     # ----------------------------------------------------------------- entry points
 
@@ -115,6 +126,11 @@ class CallTracker:
         if self.now is not None and (self._idle or self._vanish):
             done.extend(self._expire_idle(self.now))
         return done
+
+    def saw(self, name: str) -> None:
+        """The first frame of an event in ``interest.presence`` went by (kept or not)."""
+        if name == "CEL":
+            self.cel_mode = True  # contacts end at LINKEDID_END from now on
 
     def tick(self, time: float) -> list[CallRecord]:
         """Time passed without events (a keepalive answer): close what is overdue."""
@@ -554,6 +570,27 @@ class CallTracker:
         self._members[device_of(interface)] = name
 
 
-# Event names the tracker reads; the pipeline decodes only these (plus prefiltered
-# CEL, VarSet and Newexten frames) and skips the rest by name.
+# Event names the tracker reads (every one it has a handler for).
 TRACKED_EVENTS: frozenset[str] = frozenset(cls.__name__ for cls in (*HANDLERS, *SYSTEM_HANDLERS))
+
+
+def tracker_interest(config: TrackerConfig) -> Interest:
+    """What the tracker reads, from its own handler tables: the pipeline's prefilter is derived
+    from this, so a handler added here is never starved by a filter kept somewhere else.
+
+    Of the chatty families it keeps VarSet of the variables in ``handlers.VARIABLES`` (also
+    inherited, ``_NAME``/``__NAME``), CEL of the names in ``system.CEL_EVENTS``, Newexten in a
+    survey context (the only thing read from it) and UserEvents it understands; the arrival of
+    any CEL frame tells it CEL is on (``saw``).
+    """
+    variables = frozenset(f"{p}{name}" for name in VARIABLES for p in ("", "_", "__"))
+    return Interest(
+        TRACKED_EVENTS,
+        {
+            "VarSet": HeaderRule("Variable", equals=variables),
+            "CEL": HeaderRule("EventName", equals=frozenset(CEL_EVENTS)),
+            "Newexten": HeaderRule("Context", equals=frozenset(config.survey_contexts)),
+            "UserEvent": HeaderRule("UserEvent", equals=USEREVENTS),
+        },
+        presence=frozenset({"CEL"}),
+    )
