@@ -19,6 +19,7 @@ from pathlib import Path
 
 from telephony.ami import events as ev
 from telephony.ami.codec import Frame
+from telephony.calls.record import call_id_for
 from telephony.config import RecordingSettings
 
 log = logging.getLogger("hotline.recording")
@@ -58,7 +59,7 @@ class RecordingController:
         if len(self.started) > 100_000:
             self.started.clear()
         when = datetime.fromtimestamp(event.time or time.time(), self.tz)
-        call_id = f"{self.pbx}:{linkedid}"
+        call_id = call_id_for(self.pbx, linkedid)
         path = recording_path(Path(self.settings.dir), call_id, when, self.settings.format)
         task = asyncio.get_running_loop().create_task(self._start(event.channel, path))
         self._tasks.add(task)

@@ -64,6 +64,22 @@ class CloseReason(StrEnum):
     END_OF_LOG = "end_of_log"
 
 
+def call_id_for(pbx: str, linkedid: str, boot: int | None = None) -> str:
+    """The one home of the ``call_id`` format: ``<pbx id>:<Linkedid>``, and ``#<boot>`` when a
+    Linkedid already closed comes back after a PBX restart (docs/call-records.md)."""
+    call_id = f"{pbx}:{linkedid}"
+    return call_id if boot is None else f"{call_id}#{boot}"
+
+
+def split_call_id(call_id: str) -> tuple[str, str, int | None]:
+    """``pbx1:1795490233.6#2`` → ``("pbx1", "1795490233.6", 2)``; ValueError if malformed."""
+    pbx, sep, rest = call_id.partition(":")
+    linkedid, hash_, boot = rest.partition("#")
+    if not sep or not pbx or not linkedid or (hash_ and not boot.isdigit()):
+        raise ValueError(f"{call_id!r} is not a call id (<pbx>:<Linkedid>[#<boot>])")
+    return pbx, linkedid, int(boot) if hash_ else None
+
+
 # The exported fields, in contract order (DESIGN.md "Call record").
 EXPORT_FIELDS: tuple[str, ...] = (
     "call_id",

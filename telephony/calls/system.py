@@ -66,6 +66,7 @@ CEL_EVENTS: dict[str, CelHandler] = {"HANGUP": _cel_hangup, "LINKEDID_END": _lin
 
 
 def on_member(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    """QueueMemberStatus/Added: a member's name for its device."""
     assert isinstance(event, ev.QueueMemberEvent)
     if event.interface and event.member_name:
         t._name_member(event.interface, event.member_name)
@@ -73,6 +74,7 @@ def on_member(t: CallTracker, event: ev.Event) -> list[CallRecord]:
 
 
 def on_shutdown(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    """A clean shutdown or restart: every open contact ends now."""
     records = t.close_all(CloseReason.PBX_RESTART, t.now)
     t.boot += 1
     t._boot_started = None
@@ -81,6 +83,7 @@ def on_shutdown(t: CallTracker, event: ev.Event) -> list[CallRecord]:
 
 
 def on_fully_booted(t: CallTracker, event: ev.Event) -> list[CallRecord]:
+    """Sent at every login: an Uptime that shrank, or a boot time that moved, is a new boot."""
     assert isinstance(event, ev.FullyBooted)
     uptime = event.uptime
     if uptime is None:
@@ -96,7 +99,9 @@ def on_fully_booted(t: CallTracker, event: ev.Event) -> list[CallRecord]:
     t._last_uptime = uptime
     if not new_boot:
         return []
-    records = t.close_all(CloseReason.PBX_RESTART, t.now)
+    # A crash: the calls of the old boot died unseen, after the last event heard from it (the
+    # FullyBooted of the new boot may come minutes later, with the receive time of a new login).
+    records = t.close_all(CloseReason.PBX_RESTART, t.last_heard)
     t.boot += 1
     return records
 

@@ -52,7 +52,15 @@ from telephony.calls.contact import (
 from telephony.calls.handlers import HANDLERS, VARIABLES
 from telephony.calls.interest import HeaderRule, Interest
 from telephony.calls.outcome import build_record, originate_settled
-from telephony.calls.record import CallRecord, CloseReason, Direction, HangupBy, Kind, Outcome
+from telephony.calls.record import (
+    CallRecord,
+    CloseReason,
+    Direction,
+    HangupBy,
+    Kind,
+    Outcome,
+    call_id_for,
+)
 from telephony.calls.system import CEL_EVENTS, SYSTEM_HANDLERS
 
 __all__ = [
@@ -95,6 +103,9 @@ class CallTracker:
         self._boot_started: float | None = None
         self._last_uptime: int | None = None
         self.now: float | None = None
+        # The time of the last event or keepalive before the one being handled: when a new
+        # boot shows, the calls of the old one were last seen alive then.
+        self.last_heard: float | None = None
         self.stats = TrackerStats()
         self._warned: set[str] = set()
         self._local_time = StreamClock(self.config.timezone).local_to_epoch
@@ -125,6 +136,7 @@ class CallTracker:
                 done.extend(self._maybe_finish(contact, event))
         if self.now is not None and (self._idle or self._vanish):
             done.extend(self._expire_idle(self.now))
+        self.last_heard = self.now
         return done
 
     def saw(self, name: str) -> None:
@@ -134,7 +146,7 @@ class CallTracker:
 
     def tick(self, time: float) -> list[CallRecord]:
         """Time passed without events (a keepalive answer): close what is overdue."""
-        self.now = time
+        self.now = self.last_heard = time
         if self._idle or self._vanish:
             return self._expire_idle(time)
         return []
@@ -230,12 +242,13 @@ class CallTracker:
         if contact is not None:
             return contact
         gen = self._recent.get(linkedid)
-        call_id = f"{self.config.pbx}:{linkedid}"
+        boot = None
         if gen is not None:
             if gen == self.boot:
                 self.stats.late_events += 1
                 return None
-            call_id = f"{call_id}#{self.boot}"
+            boot = self.boot
+        call_id = call_id_for(self.config.pbx, linkedid, boot)
         contact = Contact(linkedid=linkedid, call_id=call_id, started=self.now)
         contact.caller_side.add(linkedid)
         self.contacts[linkedid] = contact

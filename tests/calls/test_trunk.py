@@ -7,15 +7,24 @@ within the expectation's tolerance (the driver's clock is a few tens of ms off t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from storage.engine import make_engine
+from storage.queries import iter_calls
 from telephony.amilog.replay import replay
+from telephony.amilog.server import ReplayServer, load_events
+from telephony.app import Daemon
 from telephony.calls.clock import StreamClock
+from telephony.calls.configure import tracker_config
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
+from telephony.cli import main
 from telephony.config import load_settings
 from telephony.pipeline import Pipeline
 from tests.paths import CAPTURES, FIXTURES
@@ -39,11 +48,7 @@ def replay_trunk(spec: dict[str, Any], config: TrackerConfig | None = None) -> l
     """The records of the trunk capture through the one pipeline, with the PBX's settings."""
     settings = load_settings(config_path(spec), env={})
     if config is None:
-        config = TrackerConfig(
-            pbx=settings.pbx.id,
-            survey_contexts=frozenset(settings.pbx.survey_contexts),
-            internal_contexts=frozenset(settings.pbx.internal_contexts),
-        )
+        config = tracker_config(settings.pbx)
     records: list[CallRecord] = []
     pipeline = Pipeline(CallTracker(config), StreamClock(settings.pbx.zone), records.extend)
     replay([CAPTURES / name for name in spec["files"]], pipeline)
@@ -103,3 +108,68 @@ def test_one_record_per_contact() -> None:
     spec = load_spec()
     ids = [r.call_id for r in replay_trunk(spec)]
     assert len(ids) == len(set(ids)) == len(spec["records"])
+
+
+def test_default_settings_give_the_same_records() -> None:
+    """Without the PBX's survey context the survey callbacks are still known by their events."""
+    spec = load_spec()
+    records = replay_trunk(spec, TrackerConfig(pbx="yiyang1"))
+    problems = [p for ps in mismatches(records, spec).values() for p in ps]
+    assert not problems, "\n".join(problems)
+
+
+def test_hotline_replay_with_the_daemon_config_matches_the_truth(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hotline replay --config FILE` takes the PBX id and contexts from the daemon's config."""
+    spec = load_spec()
+    files = [str(CAPTURES / name) for name in spec["files"]]
+    config = str(config_path(spec))
+    assert main(["replay", *files, "--config", config, "--db", db_url]) == 0
+    capsys.readouterr()
+    assert main(["calls", "--db", db_url, "--format", "jsonl"]) == 0
+    exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    got = {r["call_id"]: r for r in exported}
+    want = {r["call_id"]: r for r in spec["records"]}
+    assert sorted(got) == sorted(want)
+    problems = [p for k in want for p in differences(got[k], want[k], spec["tolerance_s"])]
+    assert not problems, "\n".join(problems)
+
+
+async def test_daemon_fed_by_replay_serve_matches_the_truth(tmp_path: Path) -> None:
+    """The live daemon, following the capture played by `replay --serve`, writes the same."""
+    spec = load_spec()
+    server = ReplayServer(
+        load_events([CAPTURES / name for name in spec["files"]]), speed=None, secret="s3cret"
+    )
+    srv = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    host, port = srv.sockets[0].getsockname()[:2]
+    db = f"sqlite:///{tmp_path / 'live.db'}"
+    env = {
+        "HOTLINE_AMI__HOST": host,
+        "HOTLINE_AMI__PORT": str(port),
+        "HOTLINE_AMI__SECRET": "s3cret",
+        "HOTLINE_AMI__AUTH": "plain",
+        "HOTLINE_DATABASE__URL": db,
+        "HOTLINE_HTTP__LISTEN": "127.0.0.1:0",
+        "HOTLINE_JOURNAL__DIR": str(tmp_path / "journal"),
+        "HOTLINE_RECORDING__RETENTION_DAYS": "0",
+    }
+    daemon = Daemon(load_settings(config_path(spec), env=env))
+    try:
+        await daemon.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while daemon.tracker.stats.records < len(spec["records"]) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await daemon.stop()
+        srv.close()
+        await srv.wait_closed()
+    engine = make_engine(db)
+    try:
+        stored = list(iter_calls(engine))
+    finally:
+        engine.dispose()
+    problems = [p for ps in mismatches(stored, spec).values() for p in ps]
+    assert not problems, "\n".join(problems)

@@ -427,3 +427,28 @@ def test_log_starting_mid_call_has_coherent_times_from_the_cdrs() -> None:
     ]
     assert record.wait_s == 2
     assert record.talk_s == 17
+
+
+# --- PBX crash (issue 7): calls end when last seen alive, not at the new boot --------------------
+
+
+def test_calls_cut_by_a_pbx_crash_end_at_the_last_event_heard() -> None:
+    booted = """
+Event: FullyBooted
+@{at}
+Uptime: {uptime}
+Status: Fully Booted
+"""
+    ami = (
+        booted.format(at=0, uptime=5000)
+        + _caller_in_queue()
+        + _chan("Newstate", 50, CALLER, CID, CID, "ChannelState: 6")
+        # The PBX dies; the daemon logs in again 4 minutes later to a fresh boot.
+        + booted.format(at=290, uptime=20)
+    )
+    (record,) = run(ami, finish=False)
+    assert record.close_reason is CloseReason.PBX_RESTART
+    assert record.ended_at is not None
+    assert record.ended_at.timestamp() == pytest.approx(1_795_500_050)
+    assert record.wait_s == pytest.approx(45)  # queued at 5, last seen at 50
+    assert record.hangup_by is HangupBy.SYSTEM
