@@ -104,6 +104,11 @@ def _wait(c: Contact, ended: float | None) -> float | None:
     return None if ended is None else ended - c.queued_at
 
 
+def _ms(seconds: float | None) -> float | None:
+    """Durations to the millisecond (Timestamp has microseconds; a sum of floats adds noise)."""
+    return None if seconds is None else round(seconds, 3)
+
+
 def build_record(
     c: Contact,
     config: TrackerConfig,
@@ -158,8 +163,8 @@ def build_record(
         answered_at=as_datetime(answered_at),
         agent=agent,
         ended_at=as_datetime(ended),
-        wait_s=wait,
-        talk_s=talk,
+        wait_s=_ms(wait),
+        talk_s=_ms(talk),
         outcome=outcome,
         hangup_cause=c.hangup_cause,
         hangup_by=hangup_by,
