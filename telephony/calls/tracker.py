@@ -88,8 +88,10 @@ class CallTracker:
         self._merged_into: dict[str, str] = {}
         self._bridges: dict[str, set[str]] = {}  # bridge id -> member uniqueids
         self._bridge_of: dict[str, str] = {}  # uniqueid -> bridge id
-        self._idle: dict[str, float] = {}  # linkedid -> last hang-up, awaiting LINKEDID_END
-        self._members: dict[str, str] = {}  # device -> queue MemberName (from Agent* events)
+        # linkedid -> since when it waits: its last Hangup for LINKEDID_END, or LINKEDID_END
+        # (or the Hangup) for the last Hangup or an OriginateResponse; closed after linger_s.
+        self._idle: dict[str, float] = {}
+        self._members: dict[str, str] = {}  # device -> MemberName (Agent*, QueueMember* events)
         # Unanswered originated calls recently finished, by dial string: a failed Originate's
         # answer may come after the call's own end (trunk channels) and still correct it.
         self._originated: OrderedDict[str, CallRecord] = OrderedDict()
