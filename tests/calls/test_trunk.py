@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -172,4 +173,37 @@ async def test_daemon_fed_by_replay_serve_matches_the_truth(tmp_path: Path) -> N
     finally:
         engine.dispose()
     problems = [p for ps in mismatches(stored, spec).values() for p in ps]
+    assert not problems, "\n".join(problems)
+
+
+RENAMES = (
+    # Other channel techs, contexts, queues and dial-string forms: no rule may key on the
+    # capture's own names (the dial string of a PJSIP trunk is `<number>@<endpoint>`).
+    (rb"IAX2/carrier/(\d+)", rb"PJSIP/\1@carrier"),
+    (rb"DialString: carrier/(\d+)", rb"DialString: \1@carrier"),
+    (rb"IAX2/", rb"PJSIP/"),
+    (rb"\bagents\b", rb"staff"),
+    (rb"\bxfer\b", rb"handover"),
+    (rb"citizen-general", rb"desk-a"),
+    (rb"citizen-utilities", rb"desk-b"),
+    (rb"\bsatisfaction\b", rb"callback-survey"),
+    (rb"hotline-in2", rb"ivr-main"),
+    (rb"trunk-in", rb"from-pstn"),
+)
+
+
+def test_the_same_traffic_with_other_names_gives_the_same_records(tmp_path: Path) -> None:
+    spec = load_spec()
+    raw = (CAPTURES / spec["files"][0]).read_bytes()
+    for pattern, replacement in RENAMES:
+        raw = re.sub(pattern, replacement, raw)
+    assert b"IAX2/" not in raw and b"@xfer" not in raw and b"citizen-general" not in raw
+    renamed = tmp_path / "renamed.raw"
+    renamed.write_bytes(raw)
+    config = TrackerConfig(pbx="yiyang1", survey_contexts=frozenset({"callback-survey"}))
+    records: list[CallRecord] = []
+    replay([renamed], Pipeline(CallTracker(config), StreamClock("UTC"), records.extend))
+    queues = {"citizen-general": "desk-a", "citizen-utilities": "desk-b", None: None}
+    want = {**spec, "records": [{**r, "queue": queues[r["queue"]]} for r in spec["records"]]}
+    problems = [p for ps in mismatches(records, want).values() for p in ps]
     assert not problems, "\n".join(problems)
