@@ -64,10 +64,8 @@ class Pipeline:
         self.stats = PipelineStats()
         interest = tracker.interest
         self._decoders = {name: DECODERS[name] for name in interest.events if name in DECODERS}
-        # Per event name: the header to look at and the test its value must pass.
-        self._rules = {
-            name: (rule.header.encode(), rule.matches) for name, rule in interest.rules.items()
-        }
+        # Per event name with a header rule: the rule as a test on the frame's raw bytes.
+        self._rules = {name: rule.raw_test() for name, rule in interest.rules.items()}
         self._unseen = set(interest.presence)  # reported to the tracker at first sight
         self._observe_only = {name: DECODERS[name] for name in observe_only if name in DECODERS}
         self._channels: list[ev.CoreShowChannel] = []
@@ -118,8 +116,8 @@ class Pipeline:
                     for observer in observers:
                         observer(extra)
                 continue
-            rule = rules.get(name)
-            if rule is not None and not rule[1](frame.find(rule[0])):
+            keep = rules.get(name)
+            if keep is not None and not keep(frame.raw):
                 continue
             if not own_clock:
                 time = time_of(frame)
