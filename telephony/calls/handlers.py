@@ -331,7 +331,7 @@ def on_bridge_enter(t: CallTracker, contact: Contact, event: ev.Event) -> None:
         if uid not in contact.engaged:
             t._engage(contact, uid, contact.channels[uid].name)
         contact.talking = uid
-    if contact.transfers:
+    if contact.transfers or contact.agent is None:
         contact.agent = t._agent(contact)  # who talks now, for the live view
 
 
