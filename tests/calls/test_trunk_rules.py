@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from telephony.ami.codec import AmiCodec
 from telephony.amilog.replay import replay
 from telephony.calls.clock import StreamClock
 from telephony.calls.record import (
@@ -18,6 +19,8 @@ from telephony.calls.record import (
     HangupBy,
     Kind,
     Outcome,
+    call_id_for,
+    split_call_id,
 )
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.pipeline import Pipeline
@@ -452,3 +455,33 @@ Status: Fully Booted
     assert record.ended_at.timestamp() == pytest.approx(1_795_500_050)
     assert record.wait_s == pytest.approx(45)  # queued at 5, last seen at 50
     assert record.hangup_by is HangupBy.SYSTEM
+
+
+def test_the_live_contact_names_the_agent_who_talks_now() -> None:
+    """Before the call ends, the contact (what the status page reads) already shows the agent
+    reached after the transfer."""
+    text = _attended("WorkOrder: WO-7").split("Event: SoftHangupRequest\n@40")[0]
+    frames = []
+    for block in text.strip().split("\n\n"):
+        lines = [
+            f"Timestamp: {1_795_500_000 + float(line[1:]):.6f}" if line.startswith("@") else line
+            for line in block.strip().splitlines()
+        ]
+        frames.append("\r\n".join(lines))
+    codec = AmiCodec()
+    codec.receive_data(("\r\n\r\n".join(frames) + "\r\n\r\n").encode())
+    codec.receive_data(b"")
+    tracker = CallTracker(TrackerConfig())
+    Pipeline(tracker, StreamClock("UTC"), lambda records: None).feed_many(list(codec))
+    (contact,) = tracker.contacts.values()
+    assert contact.agent == "Desk 702 Sun Li"
+
+
+def test_call_id_has_one_format() -> None:
+    assert call_id_for("pbx1", "1795490233.6") == "pbx1:1795490233.6"
+    assert call_id_for("pbx1", "1795490233.6", 2) == "pbx1:1795490233.6#2"
+    assert split_call_id("pbx1:1795490233.6#2") == ("pbx1", "1795490233.6", 2)
+    assert split_call_id("pbx1:1795490233.6") == ("pbx1", "1795490233.6", None)
+    for bad in ("nocolon", ":1.2", "pbx1:", "pbx1:1.2#x"):
+        with pytest.raises(ValueError, match="not a call id"):
+            split_call_id(bad)
