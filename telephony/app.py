@@ -36,8 +36,9 @@ from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal
 from telephony.calls.clock import StreamClock
+from telephony.calls.configure import tracker_config
 from telephony.calls.record import CallRecord
-from telephony.calls.tracker import CallTracker, TrackerConfig
+from telephony.calls.tracker import CallTracker
 from telephony.config import Settings, load_settings
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
@@ -90,13 +91,7 @@ class Daemon:
         self.wall = wall
         self.pbx_clock = pbx_clock or wall
         s = settings
-        self.tracker = CallTracker(
-            TrackerConfig(
-                pbx=s.pbx.id,
-                survey_contexts=frozenset(s.pbx.survey_contexts),
-                internal_contexts=frozenset(s.pbx.internal_contexts),
-            )
-        )
+        self.tracker = CallTracker(tracker_config(s.pbx))
         self.clock = StreamClock(s.pbx.zone)
         self.journal: Journal | None = None
         if s.journal.enabled:

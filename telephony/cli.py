@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from telephony.calls.record import CallRecord
+    from telephony.calls.tracker import TrackerConfig
 
 from storage.errors import StorageError
 from telephony import __version__
@@ -106,22 +107,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 0
     from storage.engine import make_engine
     from storage.schema import migrate
+    from telephony.amilog.replay_settings import replay_settings
 
+    config = Path(args.config) if args.config else None
+    settings = replay_settings(
+        config, pbx=args.pbx, pbx_tz=args.pbx_tz, db=args.db, default_db=DEFAULT_DB
+    )
+    args.pbx, args.pbx_tz, args.db = settings.tracker.pbx, settings.zone, settings.db
     engine = make_engine(args.db)
     try:
         migrate(engine)
-        return _replay_into(args, paths, engine, speed)
+        return _replay_into(args, paths, engine, speed, settings.tracker)
     finally:
         engine.dispose()
 
 
 def _replay_into(
-    args: argparse.Namespace, paths: list[Path], engine: Engine, speed: float | None
+    args: argparse.Namespace,
+    paths: list[Path],
+    engine: Engine,
+    speed: float | None,
+    tracker_config: TrackerConfig,
 ) -> int:
     from storage.writer import CallWriter
     from telephony.amilog.replay import ReplayError, paced, replay
     from telephony.calls.clock import StreamClock
-    from telephony.calls.tracker import CallTracker, TrackerConfig
+    from telephony.calls.tracker import CallTracker
     from telephony.pipeline import Pipeline
 
     writer = CallWriter(engine)
@@ -134,7 +145,7 @@ def _replay_into(
             pending.clear()
 
     clock = StreamClock(_zone(args.pbx_tz, "--pbx-tz"))
-    tracker = CallTracker(TrackerConfig(pbx=args.pbx))
+    tracker = CallTracker(tracker_config)
     pipeline = Pipeline(tracker, clock, sink)
     pace = paced(speed) if speed is not None else None
     status = 0
@@ -277,13 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="feed AMI logs into the pipeline and the database")
     p.add_argument("files", nargs="+", help="AMI logs (captures, journals; .gz read as is)")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    p.add_argument("--db", help=f"database URL (default: the config's, else {DEFAULT_DB})")
     p.add_argument("--speed", default="max", help="'max' (default) or a factor such as 10")
     p.add_argument("--serve", metavar="HOST:PORT", help="play the logs as an AMI server instead")
     p.add_argument("--secret", help="with --serve: the AMI secret clients must give (default: any)")
-    p.add_argument("--pbx", default="pbx1", help="PBX id for call ids (default pbx1)")
     p.add_argument(
-        "--pbx-tz", default="UTC", help="time zone of the PBX clock for CEL/Cdr times (UTC)"
+        "--config", metavar="FILE", help="the daemon's config: PBX id, zone, contexts, database"
+    )
+    p.add_argument("--pbx", help="PBX id for call ids (default: the config's, else pbx1)")
+    p.add_argument(
+        "--pbx-tz", help="time zone of the PBX clock for CEL/Cdr times (the config's, else UTC)"
     )
     p.add_argument("--batch", type=int, default=1000, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_replay)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from telephony.ami import events as ev
 from telephony.ami.actions import ActionSender, MixMonitor, Setvar
+from telephony.calls.record import call_id_for
 from telephony.config import RecordingSettings
 
 log = logging.getLogger("hotline.recording")
@@ -77,7 +78,7 @@ def decide(
     if not event.channel or not linkedid or linkedid in recorded:
         return None
     when = datetime.fromtimestamp(event.time if event.time is not None else now, tz)
-    path = recording_path(Path(settings.dir), f"{pbx}:{linkedid}", when, settings.format)
+    path = recording_path(Path(settings.dir), call_id_for(pbx, linkedid), when, settings.format)
     return StartRecording(linkedid=linkedid, channel=event.channel, path=path)
 
 

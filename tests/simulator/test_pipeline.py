@@ -142,13 +142,13 @@ def test_hold_keeps_the_talk_time() -> None:
 def test_blind_transfer_talk_time_counts_both_agents() -> None:
     record = _one(ChannelMode.TRUNK, {"choice": "1", "talk": 60, "transfer_at": 30})
     assert record["outcome"] == "answered"
-    assert record["agent"] == "PJSIP/8002"
+    assert record["agent"] == "Agent 8002 李娜"  # the member name QueueMemberStatus gave
     assert record["talk_s"] == pytest.approx(62, abs=2)  # 30 s + ring + 30 s
 
 
 def test_blind_transfer_names_the_second_agent() -> None:
     record = _one(ChannelMode.TRUNK, {"choice": "1", "talk": 60, "transfer_at": 30})
-    assert record["agent"] == "PJSIP/8002"
+    assert record["agent"] == "Agent 8002 李娜"  # device PJSIP/8002, a queue member
     assert record["hangup_by"] == "agent"
 
 
