@@ -2,7 +2,7 @@
 170 k rows shipped to Python).
 
 Theory of operation. `_SUMS` is :meth:`telephony.reports.kpi.Tally.add` written as SQL: one
-`SUM(CASE …)` per Tally counter, over citizen and survey calls started in [start, end). The same
+aggregate per Tally counter, over citizen and survey calls started in [start, end). The same
 sums are grouped four ways — by time bucket (an hour, or a quarter hour for zones with such
 offsets, as UTC epoch seconds so the caller can place each bucket in any zone), by agent, by
 queue and by category — and the caller builds Tallies from them, so the KPI definitions stay in
@@ -22,7 +22,6 @@ from sqlalchemy import (
     Engine,
     Integer,
     and_,
-    case,
     cast,
     func,
     literal,
@@ -52,11 +51,12 @@ _ANSWERED = and_(_OFFERED, _C.outcome == Outcome.ANSWERED.value)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    # FILTER (WHERE …) rather than SUM(CASE …): faster on PostgreSQL, and SQLite has it (3.30+).
+    return func.count().filter(condition)
 
 
 def _sum(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, value), else_=0.0)), 0.0)
+    return func.sum(value).filter(condition)  # NULL when nothing matched: Tally reads 0
 
 
 def _sums(service_level_s: float) -> list[ColumnElement[Any]]:
@@ -119,10 +119,13 @@ def read_period(
     service_level_s: float,
     bucket_s: int = 3600,
     pbx: str | None = None,
+    detail: bool = True,
 ) -> PeriodAggregates:
     """The aggregates of calls started in [start, end) (aware datetimes), every PBX unless `pbx`.
 
     `bucket_s` (a divisor of 3600) sizes the time buckets; their starts come back as aware UTC.
+    Without `detail` (a period to compare with), only the totals (one bucket at `start`), the
+    categories and the work orders are read.
     """
     for name, bound in (("start", start), ("end", end)):
         if bound.utcoffset() is None:
@@ -140,6 +143,12 @@ def read_period(
     out = PeriodAggregates()
     try:
         with engine.connect() as connection:
+            out.by_category = _grouped(connection, _C.category, sums, where)
+            out.work_orders = _work_orders(connection, start, end, pbx)
+            if not detail:
+                row = connection.execute(select(*sums).where(where)).mappings().one()
+                out.buckets.append((start.astimezone(UTC), Tally.from_sums(row)))
+                return out
             bucket = _epoch_bucket(connection, bucket_s).label("bucket")
             query = select(bucket, *sums).where(where).group_by(bucket).order_by(bucket)
             for row in connection.execute(query).mappings():
@@ -147,7 +156,6 @@ def read_period(
                 out.buckets.append((at, Tally.from_sums(row)))
             out.by_agent = _grouped(connection, _C.agent, sums, where)
             out.by_queue = _grouped(connection, _C.queue, sums, where)
-            out.by_category = _grouped(connection, _C.category, sums, where)
             outcomes = (
                 select(_C.outcome, func.count())
                 .where(and_(where, _CITIZEN))
@@ -155,7 +163,6 @@ def read_period(
                 .order_by(_C.outcome)
             )
             out.by_outcome = {name: int(n) for name, n in connection.execute(outcomes)}
-            out.work_orders = _work_orders(connection, start, end, pbx)
     except SQLAlchemyError as exc:
         raise StorageError(
             f"reading report figures from {mask_url(engine.url)}: {db_reason(exc)}"

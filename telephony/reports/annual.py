@@ -131,6 +131,7 @@ def build_report(
         service_level_s=service_level_s,
         bucket_s=bucket_s,
         pbx=pbx,
+        detail=False,
     )
     return Report(
         period=period,

@@ -71,14 +71,15 @@ def _survey(
 
 @pytest.fixture
 def small_year(db_engine: Engine, make_call: Callable[..., CallRecord]) -> Engine:
-    """Nine contacts and two callbacks in 2019 (Shanghai), two contacts in 2018, one the day after."""
+    """Nine contacts, two callbacks in 2019 (Shanghai), two contacts in 2018, one the day after."""
     c = make_call
     A, B = "Agent 1001", "Agent 1002"
     calls: list[tuple[CallRecord, str | None]] = [
         (_contact(c, 1, "2019-03-04 09:10", wait=5, talk=100, agent=A,
                   disposition=Disposition.ON_SPOT, survey_rating=1), "water"),
         (_contact(c, 2, "2019-03-04 09:40", wait=20, talk=300, agent=A,
-                  disposition=Disposition.WORK_ORDER, work_order_id="WO-1", survey_rating=3), "water"),
+                  disposition=Disposition.WORK_ORDER, work_order_id="WO-1", survey_rating=3),
+         "water"),
         (_contact(c, 3, "2019-07-15 14:05", wait=10, talk=200, agent=B,
                   disposition=Disposition.ON_SPOT, survey_rating=2), "power"),
         (_contact(c, 4, "2019-07-15 14:20", Outcome.ABANDONED_QUEUE, wait=30), None),
