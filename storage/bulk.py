@@ -52,3 +52,17 @@ def load_history(
             f"loading history into {mask_url(engine.url)}: {db_reason(exc)}"
         ) from exc
     return n_calls, n_orders
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics after a bulk load (PostgreSQL's autovacuum would get there
+    later; until then it plans a year's aggregates as if the table were empty)."""
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("ANALYZE calls")
+                connection.exec_driver_sql("ANALYZE work_orders")
+            else:
+                connection.exec_driver_sql("ANALYZE")
+    except SQLAlchemyError as exc:
+        raise StorageError(f"analyzing {mask_url(engine.url)}: {db_reason(exc)}") from exc

@@ -161,7 +161,7 @@ def render(report: Any, fmt: str) -> str:
 
 def cmd_seed_year(args: argparse.Namespace) -> int:
     """Generate the year (and the year before) and load it."""
-    from storage.bulk import load_history
+    from storage.bulk import analyze, load_history
     from storage.engine import make_engine
     from storage.reports import count_calls_between
     from storage.schema import migrate
@@ -212,6 +212,7 @@ def cmd_seed_year(args: argparse.Namespace) -> int:
                 f"{n_orders:,} work orders (generated in {generated:.1f} s, "
                 f"written in {time.perf_counter() - started - generated:.1f} s)"
             )
+        analyze(engine)
     finally:
         engine.dispose()
     return 0

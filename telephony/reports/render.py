@@ -109,14 +109,19 @@ def fmt(value: float | int | None, unit: str) -> str:
 
 
 def fmt_change(metric: Metric, value: float | None) -> str:
-    """+26.0 % for counts, +1.20 pt for ratios, +0.5 s for times."""
+    """+26.0 % for counts, +1.20 pt for ratios, +0.5 s for times (never "-0.00")."""
     if value is None:
         return "—"
     if metric.unit == "count":
-        return f"{value * 100:+.1f} %"
+        return f"{_no_negative_zero(value * 100, 1):+.1f} %"
     if metric.unit == "ratio":
-        return f"{value * 100:+.2f} pt"
-    return f"{value:+.1f} s"
+        return f"{_no_negative_zero(value * 100, 2):+.2f} pt"
+    return f"{_no_negative_zero(value, 1):+.1f} s"
+
+
+def _no_negative_zero(value: float, digits: int) -> float:
+    rounded = round(value, digits)
+    return rounded if rounded else 0.0
 
 
 def last_day(report: Report) -> str:
