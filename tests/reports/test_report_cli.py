@@ -220,3 +220,20 @@ def test_periods_and_their_previous_periods() -> None:
     )
     with pytest.raises(PeriodError, match="--month"):
         parse_period(year=None, month="July", from_=None, to=None, tz=SHANGHAI)
+
+
+@pytest.mark.postgres
+def test_a_missing_postgresql_database(
+    pg_admin_engine: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import Engine
+
+    assert isinstance(pg_admin_engine, Engine)
+    url = pg_admin_engine.url.set(drivername="postgresql", database="hotline_no_such_db_x1")
+    status, out, err = _run(
+        capsys, "report", "--db", url.render_as_string(hide_password=False), "--year", "2019"
+    )
+    assert status == 1
+    assert out == ""
+    assert 'database "hotline_no_such_db_x1" does not exist' in err
+    assert "Traceback" not in err

@@ -204,3 +204,19 @@ def test_sql_sums_equal_tally_add_on_a_generated_set(db_engine: Engine) -> None:
         assert getattr(got, name) == pytest.approx(getattr(expected, name))
         setattr(got, name, getattr(expected, name))
     assert got == expected
+
+
+def test_bulk_loaded_records_read_back_unchanged(db_engine: Engine) -> None:
+    from sqlalchemy import text
+
+    from storage.queries import iter_calls
+
+    data = generate_year(2019, YearShape().scaled(0.001), SHANGHAI, seed=2)
+    load_history(db_engine, data.calls, data.work_orders, NOW)
+    stored = {r.call_id: r for r in iter_calls(db_engine)}
+    assert stored == {r.call_id: r for r, _ in data.calls}
+    with db_engine.connect() as connection:
+        categories = dict(connection.execute(text("SELECT call_id, category FROM calls")).all())
+        orders = connection.execute(text("SELECT count(*) FROM work_orders")).scalar_one()
+    assert categories == {r.call_id: category for r, category in data.calls}
+    assert orders == len(data.work_orders) > 0
