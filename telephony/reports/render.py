@@ -137,12 +137,15 @@ def to_text(report: Report) -> str:
     p, q = report.period, report.previous_period
     out = io.StringIO()
     scope = f", PBX {report.pbx}" if report.pbx else ", all PBXs"
+    name = "" if p.kind == "days" else f"{p.label} "
     out.write(
-        f"Hotline performance report {p.label} ({p.start:%Y-%m-%d} to {last_day(report)}, "
+        f"Hotline performance report {name}({p.start:%Y-%m-%d} to {last_day(report)}, "
         f"{p.start.tzinfo}{scope})\n"
         f"Compared with {q.label}; service level = answered within {report.service_level_s:g} s\n\n"
     )
-    out.write(f"{'figure':<28}{'':<14}{p.label:>16}{q.label:>16}{'change':>12}\n")
+    now_label = p.label if len(p.label) <= 14 else "this period"
+    before_label = q.label if len(q.label) <= 14 else "previous"
+    out.write(f"{'figure':<28}{'':<14}{now_label:>16}{before_label:>16}{'change':>12}\n")
     for metric, now, before in headline(report):
         out.write(
             f"{metric.en:<28}{metric.zh:<{14 - _wide(metric.zh)}}{fmt(now, metric.unit):>16}"

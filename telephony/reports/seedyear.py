@@ -167,15 +167,16 @@ def _number(rng: random.Random) -> str:
     return f"0737{rng.randrange(10**7):07d}"
 
 
-def _category(rng: random.Random, month: int, tilt: float) -> tuple[str, float]:
-    weights = []
-    for n, (_, weight, season, factor, _) in enumerate(CATEGORIES):
-        w = weight * (factor if month in season else 1.0)
-        # A different year leans a little towards other issues (hot issues change).
-        w *= 1 + tilt * math.sin(n * 2.1)
-        weights.append(w)
-    name, _, _, _, on_spot = rng.choices(CATEGORIES, weights)[0]
-    return name, on_spot
+def category_weights(tilt: float) -> list[list[float]]:
+    """Cumulative category weights of each month; `tilt` leans a year towards some issues."""
+    out = []
+    for month in range(1, 13):
+        total, cumulative = 0.0, []
+        for n, (_, weight, season, factor, _) in enumerate(CATEGORIES):
+            total += weight * (factor if month in season else 1.0) * (1 + tilt * math.sin(n * 2.1))
+            cumulative.append(total)
+        out.append(cumulative)
+    return out
 
 
 def generate_year(
@@ -192,7 +193,7 @@ def generate_year(
     holidays = public_holidays(year, country)
     days = day_weights(year, holidays)
     agents = agents_for(rng, shape.handled)
-    tilt = 0.25 * math.sin(year * 1.3)
+    categories = category_weights(0.25 * math.sin(year * 1.3))
 
     handled = shape.handled
     offered = round(handled / shape.connection_rate)
@@ -217,7 +218,7 @@ def generate_year(
     agent_weights = [agent.weight for agent in agents]
     for n, (started, outcome) in enumerate(zip(starts, outcomes, strict=True)):
         record, category, agent, on_spot_w = _contact(
-            rng, n, started, outcome, pbx, agents, agent_weights, tilt
+            rng, n, started, outcome, pbx, agents, agent_weights, categories
         )
         if agent is not None:
             answered_rows.append((len(data.calls), agent, on_spot_w))
@@ -269,7 +270,7 @@ def _contact(
     pbx: str,
     agents: list[Agent],
     agent_weights: list[float],
-    tilt: float,
+    categories: list[list[float]],
 ) -> tuple[CallRecord, str | None, Agent | None, float]:
     linkedid = f"{int(started.timestamp())}.{n}"
     queue, choice = "citizen-general", "1"
@@ -317,7 +318,9 @@ def _contact(
     wait = rng.lognormvariate(1.6, 0.75)
     talk = rng.lognormvariate(5.25, 0.5) * agent.pace
     answered_at = queued_at + timedelta(seconds=wait)
-    category, on_spot_tendency = _category(rng, started.month, tilt)
+    category, _, _, _, on_spot_tendency = rng.choices(
+        CATEGORIES, cum_weights=categories[started.month - 1]
+    )[0]
     record = CallRecord(
         **common, ivr_path=(choice,), queue=queue, queued_at=queued_at, answered_at=answered_at,
         agent=agent.name, ended_at=answered_at + timedelta(seconds=talk), wait_s=round(wait, 3),
