@@ -79,12 +79,12 @@ class Tally:
     @classmethod
     def from_sums(cls, sums: Mapping[Any, Any]) -> Tally:
         """A tally from counters summed elsewhere (SQL), keyed by field name; None counts as 0."""
-        out = cls()
-        for name in _COUNTERS:
-            value = sums.get(name)
-            if value is not None:
-                setattr(out, name, float(value) if name.endswith("_total") else int(value))
-        return out
+        values: dict[str, Any] = {
+            name: float(value) if name in _TOTALS else int(value)
+            for name in _COUNTERS
+            if (value := sums.get(name))
+        }
+        return cls(**values)
 
     def add(self, record: CallRecord, service_level_s: float = DEFAULT_SERVICE_LEVEL_S) -> None:
         """Count one finished citizen contact or callback (internal calls count nowhere)."""
@@ -179,6 +179,7 @@ class Tally:
 
 
 _COUNTERS = tuple(f.name for f in fields(Tally) if f.name != "by_outcome")
+_TOTALS = frozenset(name for name in _COUNTERS if name.endswith("_total"))
 
 
 @dataclass(frozen=True, slots=True)
