@@ -27,7 +27,7 @@ from storage import make_engine, migrate
 from storage.bulk import analyze, load_history
 from storage.engine import normalize_url
 from telephony.reports.annual import Report, build_report
-from telephony.reports.period import year_period
+from telephony.reports.period import month_period, year_period
 from telephony.reports.render import fmt, headline
 from telephony.reports.seedyear import YearShape, generate_year
 
@@ -53,9 +53,9 @@ def seed(engine: Engine, scale: float) -> tuple[int, float, float]:
     return total, gen_s, load_s
 
 
-def time_report(engine: Engine, runs: int) -> tuple[float, Report]:
-    """Median seconds of build_report for 2019 over `runs` runs (after one warm-up)."""
-    period = year_period(2019, TZ)
+def time_report(engine: Engine, runs: int, month: bool = False) -> tuple[float, Report]:
+    """Median seconds of build_report for 2019 (or July 2019) over `runs` runs after a warm-up."""
+    period = month_period(2019, 7, TZ) if month else year_period(2019, TZ)
     report = build_report(engine, period, service_level_s=15.0)
     times = []
     for _ in range(runs):
@@ -78,9 +78,18 @@ def run(label: str, engine: Engine, scale: float, runs: int) -> dict[str, object
     print(f"{label}: {calls:,} calls generated in {gen_s:.1f} s, loaded in {load_s:.1f} s "
           f"({calls / load_s:,.0f} rows/s)")  # fmt: skip
     with_s, report = time_report(engine, runs)
+    month_with_s, _ = time_report(engine, runs, month=True)
     drop_indexes(engine)
     without_s, _ = time_report(engine, runs)
-    return {"report": report, "with": with_s, "without": without_s, "calls": calls}
+    month_without_s, _ = time_report(engine, runs, month=True)
+    return {
+        "report": report,
+        "with": with_s,
+        "without": without_s,
+        "month with": month_with_s,
+        "month without": month_without_s,
+        "calls": calls,
+    }
 
 
 def main() -> None:
@@ -119,12 +128,12 @@ def main() -> None:
           f"{_same(results)})")  # fmt: skip
     for metric, now, before in headline(report)[:16]:
         print(f"  {metric.en:<24}{fmt(now, metric.unit):>12}{fmt(before, metric.unit):>12}")
-    print(f"\nReport of 2019 (2 years in the table), median of {args.runs}:")
-    print(f"  {'database':<12}{'calls':>10}{'with indexes':>15}{'without':>10}")
-    for label, result in results.items():
-        print(
-            f"  {label:<12}{result['calls']:>10,}{result['with']:>14.3f}s{result['without']:>9.3f}s"
-        )
+    print(f"\nReport time (2018 and 2019 in the table), median of {args.runs}, seconds:")
+    print(f"  {'database':<12}{'calls':>10}{'2019 indexed':>14}{'no index':>10}"
+          f"{'2019-07 indexed':>17}{'no index':>10}")  # fmt: skip
+    for label, r in results.items():
+        print(f"  {label:<12}{r['calls']:>10,}{r['with']:>14.3f}{r['without']:>10.3f}"
+              f"{r['month with']:>17.3f}{r['month without']:>10.3f}")  # fmt: skip
 
 
 def _same(results: dict[str, dict[str, object]]) -> str:
