@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, Index, Table, insert
+from sqlalchemy import Engine, Index, Table, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
@@ -96,3 +96,51 @@ def insert_work_orders(engine: Engine, orders: Iterable[WorkOrder], updated_at: 
             f"writing {len(rows)} work orders to {mask_url(engine.url)}: {db_reason(exc)}"
         ) from exc
     return len(rows)
+
+
+def set_work_order_state(
+    engine: Engine, work_order_id: str, state: WorkOrderState, at: datetime
+) -> bool:
+    """Move a work order: closed (at `at`), reopened (closed_at cleared, `reopened` counted) or
+    open again; False when there is no such work order."""
+    w = WORK_ORDERS.c
+    values: dict[str, Any] = {"state": state.value, "updated_at": at}
+    if state is WorkOrderState.CLOSED:
+        values["closed_at"] = at
+    elif state is WorkOrderState.REOPENED:
+        values["closed_at"] = None
+        values["reopened"] = w.reopened + 1
+    else:
+        values["closed_at"] = None
+    statement = update(WORK_ORDERS).where(w.work_order_id == work_order_id).values(**values)
+    try:
+        with engine.begin() as connection:
+            return connection.execute(statement).rowcount > 0
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"updating work order {work_order_id!r} in {mask_url(engine.url)}: {db_reason(exc)}"
+        ) from exc
+
+
+def get_work_order(engine: Engine, work_order_id: str) -> WorkOrder | None:
+    """The stored work order, or None."""
+    query = select(WORK_ORDERS).where(WORK_ORDERS.c.work_order_id == work_order_id)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(query).mappings().one_or_none()
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"reading work order {work_order_id!r} from {mask_url(engine.url)}: {db_reason(exc)}"
+        ) from exc
+    if row is None:
+        return None
+    return WorkOrder(
+        work_order_id=row["work_order_id"],
+        call_id=row["call_id"],
+        pbx=row["pbx"],
+        state=WorkOrderState(row["state"]),
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+        closed_at=row["closed_at"],
+        reopened=row["reopened"],
+    )
