@@ -96,6 +96,7 @@ class CallRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_pbx_linkedid", "pbx", "linkedid"),
+        Index("ix_calls_kind_started_at", "kind", "started_at"),
     )
 
     call_id: str = Field(primary_key=True)
@@ -127,6 +128,9 @@ class CallRow(SQLModel, table=True):
     hold_s: float = 0.0
     notes: list[str] = Field(default_factory=list, sa_type=JSONList)
     updated_at: datetime = Field(sa_type=UTCDateTime())
+    # The disposition's category (hot issues of `hotline report`); set with the disposition, not
+    # part of the CallRecord, so a re-written record keeps it (writer.ENRICHMENT_COLUMNS).
+    category: str | None = None
 
 
 CALLS: Table = CallRow.__table__  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The `hotline` command line: replay, calls, check-config, simulate, run, demo."""
+"""The `hotline` command line: replay, calls, check-config, simulate, run, demo, reports."""
 
 from __future__ import annotations
 
@@ -342,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", type=int, default=6)
     p.add_argument("--calls-per-hour", type=float, default=100.0, help="simulated load (100)")
     p.set_defaults(func=cmd_demo)
+
+    from telephony.reports.command import add_commands as add_report_commands
+
+    add_report_commands(sub, DEFAULT_DB)
     return parser
 
 
