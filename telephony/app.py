@@ -4,7 +4,7 @@ Wiring, in the order a frame travels:
 
     AmiLink (reader) ──► journal.append (before anything else) ──► event queue
         ──► Pipeline (clock → typed events → CallTracker) ──► AsyncCallWriter ──► database
-                                   └─► LiveStatus (/api/status, /healthz, /metrics)
+                                   └─► LiveView (/api/status, /wallboard, /healthz, /metrics)
 
 After every login the link runs `resync`: hotline asks for CoreShowChannels and QueueStatus with
 `hotline-resync-` ActionIDs; the pipeline applies those lists at their place in the stream, so
@@ -34,14 +34,14 @@ from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal
+from telephony.api.server import create_app, start_server, stop_server
 from telephony.calls.clock import StreamClock
+from telephony.calls.live import QUEUE_MEMBER_EVENTS, LiveView
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.config import Settings, load_settings
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
-from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
-from telephony.status.server import create_app, start_server, stop_server
 
 log = logging.getLogger("hotline.app")
 
@@ -100,7 +100,7 @@ class Daemon:
                 tz=s.reports.zone,
             )
         self.writer: AsyncCallWriter | None = None
-        self.live = LiveStatus(
+        self.live = LiveView(
             self.tracker,
             pbx=s.pbx.id,
             tz=s.reports.zone,
@@ -219,7 +219,17 @@ class Daemon:
         host, port = s.http.listen_host, s.http.listen_port
         if not read and host not in ("127.0.0.1", "::1", "localhost"):
             log.warning("http: no read token configured and listening on %s: the API is open", host)
-        app = create_app(self.live, read_tokens=read, write_tokens=write)
+        app = create_app(
+            self.live,
+            read_tokens=read,
+            write_tokens=write,
+            numbers_tokens=[t.get_secret_value() for t in s.api.numbers_tokens],
+            engine=self._engine,
+            ami=self.link,
+            tz=s.reports.zone,
+            service_level_s=s.reports.service_level_s,
+            audit_file=s.api.audit_file,
+        )
         self._runner, self.http_port = await start_server(app, host, port)
         self._schedule()
         self.scheduler.start()
