@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, RootModel
 
 from telephony.api.privacy import mask_number
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
@@ -231,12 +231,6 @@ class CallQuery(_In):
     offset: int = Field(default=0, ge=0, le=10_000_000)
     format: Literal["json", "csv"] = "json"
 
-    @model_validator(mode="after")
-    def _window(self) -> CallQuery:
-        if self.from_ is not None and self.to is not None and self.to < self.from_:
-            raise ValueError("to: before from")
-        return self
-
 
 class CallPage(_Out):
     """One page of call records in export order."""
@@ -252,7 +246,8 @@ class CallPage(_Out):
 
 class KpiQuery(_In):
     """``GET /api/reports/kpi``: a period (``from`` and ``to``, dates in the reporting zone,
-    ``to`` inclusive, at most 366 days), grouped by one dimension or not at all."""
+    ``to`` inclusive; ``to`` before ``from`` is an empty period), grouped by one dimension or
+    not at all."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -260,14 +255,6 @@ class KpiQuery(_In):
     to: date
     by: Literal["total", "queue", "agent", "day", "hour"] = "total"
     pbx: str | None = Field(default=None, max_length=64)
-
-    @model_validator(mode="after")
-    def _period(self) -> KpiQuery:
-        if self.to < self.from_:
-            raise ValueError("to: before from")
-        if (self.to - self.from_).days > 365:
-            raise ValueError("to: a period is at most 366 days")
-        return self
 
 
 class KpiGroup(_Out):
@@ -290,19 +277,33 @@ class KpiReport(_Out):
 # --- writes ---------------------------------------------------------------------------------------
 
 
-class DispositionIn(_In):
+class OnSpotIn(_In):
+    """The operator resolved the contact during the call (当场答复)."""
+
+    disposition: Literal[Disposition.ON_SPOT]
+
+
+class WorkOrderIn(_In):
+    """The contact became a work order handed to a department (工单), with its id."""
+
+    disposition: Literal[Disposition.WORK_ORDER]
+    work_order_id: WorkOrderId
+
+
+class DispositionIn(
+    RootModel[Annotated[OnSpotIn | WorkOrderIn, Field(discriminator="disposition")]]
+):
     """What became of a contact: answered on the spot, or a work order (its id required)."""
 
-    disposition: Disposition
-    work_order_id: WorkOrderId | None = None
+    @property
+    def disposition(self) -> Disposition:
+        """Which of the two."""
+        return self.root.disposition
 
-    @model_validator(mode="after")
-    def _work_order(self) -> DispositionIn:
-        if self.disposition is Disposition.WORK_ORDER and self.work_order_id is None:
-            raise ValueError("work_order_id: required for a work order")
-        if self.disposition is Disposition.ON_SPOT and self.work_order_id is not None:
-            raise ValueError("work_order_id: only for a work order")
-        return self
+    @property
+    def work_order_id(self) -> str | None:
+        """The work order's id, for a work order."""
+        return self.root.work_order_id if isinstance(self.root, WorkOrderIn) else None
 
 
 class PauseIn(_In):

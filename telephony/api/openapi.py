@@ -37,6 +37,7 @@ class Answer:
     model: type[BaseModel] | None = None
     media_type: str = "application/json"
     schema: dict[str, Any] | None = None
+    also: tuple[tuple[str, dict[str, Any]], ...] = ()  # more media types, with their schemas
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +163,9 @@ def openapi_document(endpoints: Iterable[Endpoint], *, title: str, version: str)
                 schema = refs[(answer.model, "serialization")]
             else:
                 schema = answer.schema or {"type": "string"}
-            responses[str(answer.status)] = {
-                "description": answer.description,
-                "content": {answer.media_type: {"schema": schema}},
-            }
+            content = {answer.media_type: {"schema": schema}}
+            content.update({media: {"schema": extra} for media, extra in answer.also})
+            responses[str(answer.status)] = {"description": answer.description, "content": content}
         operation["responses"] = responses
         paths.setdefault(ep.path, {})[ep.method.lower()] = operation
 

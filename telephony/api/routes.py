@@ -15,7 +15,7 @@ import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Final, Protocol, TypeVar
 
 from aiohttp import hdrs, web
@@ -281,7 +281,11 @@ def _group_key(by: str, record: CallRecord, tz: tzinfo) -> str:
 def kpi_report(engine: Engine, query: KpiQuery, tz: tzinfo, service_level_s: float) -> KpiReport:
     """KPIs of a period from the stored records, grouped (runs in a thread)."""
     start = datetime.combine(query.from_, time(0), tz)
-    end = datetime.combine(query.to + timedelta(days=1), time(0), tz)
+    end = (
+        None
+        if query.to >= date.max
+        else datetime.combine(query.to + timedelta(days=1), time(0), tz)
+    )
     total = Tally()
     groups: dict[str, Tally] = {}
     for record in iter_calls(engine, start=start, end=end, pbx=query.pbx):
@@ -357,7 +361,8 @@ async def handle_pause(request: web.Request, principal: Principal) -> web.Stream
                 QueuePause(body.interface, body.paused, queue=body.queue, reason=body.reason)
             )
         except ActionError as exc:
-            raise ApiError(502, f"the PBX refused QueuePause: {exc.message}") from None
+            # The PBX refuses what it cannot do for this request (no such interface, queue).
+            raise ApiError(409, f"the PBX refused QueuePause: {exc.message}") from None
         except ActionTimeout:
             raise ApiError(504, "the PBX did not answer QueuePause in time") from None
         except ConnectionLost:
@@ -460,7 +465,12 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         Access.READ,
         _guard(Access.READ, handle_calls),
         (
-            Answer(200, "a page of records", CallPage),
+            Answer(
+                200,
+                "a page of records (text/csv with format=csv; X-Total-Count holds the total)",
+                CallPage,
+                also=(("text/csv", {"type": "string"}),),
+            ),
             *_errors((503, "no database attached, or it is failing")),
         ),
         query=CallQuery,
@@ -507,7 +517,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         (
             Answer(200, "the PBX accepted it", WriteDone),
             *_errors(
-                (502, "the PBX refused it (no such interface, …)"),
+                (409, "the PBX refused it (no such interface or queue)"),
                 (503, "no PBX link, or it is not ready"),
                 (504, "the PBX did not answer in time"),
             ),

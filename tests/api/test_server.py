@@ -272,7 +272,7 @@ async def test_openapi_documents_every_registered_route(serve: Serve, live: Fake
     schema = doc["components"]["schemas"]["PbxStatus"]
     assert set(schema["required"]) >= {"calls", "queues", "agents", "today", "totals"}
     pause = doc["paths"]["/api/agents/pause"]["post"]
-    assert {"400", "401", "403", "502", "503"} <= set(pause["responses"])
+    assert {"400", "401", "403", "409", "503"} <= set(pause["responses"])
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
