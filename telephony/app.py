@@ -34,6 +34,7 @@ from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal
+from telephony.api.peers import PeerView
 from telephony.api.server import create_app, start_server, stop_server
 from telephony.calls.clock import StreamClock
 from telephony.calls.live import QUEUE_MEMBER_EVENTS, LiveView
@@ -134,6 +135,7 @@ class Daemon:
         self._stopped = asyncio.Event()
         self._last_frame_wall = 0.0
         self.started = asyncio.Event()
+        self.peers: PeerView | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -216,6 +218,14 @@ class Daemon:
             await asyncio.to_thread(self.journal.open)
         read = [t.get_secret_value() for t in s.http.read_tokens]
         write = [t.get_secret_value() for t in s.http.write_tokens]
+        if s.api.publish_interval_s > 0:
+            self.peers = PeerView(
+                self._engine,
+                s.pbx.id,
+                self.live.snapshot,
+                interval_s=s.api.publish_interval_s,
+                wall=self.wall,
+            )
         host, port = s.http.listen_host, s.http.listen_port
         if not read and host not in ("127.0.0.1", "::1", "localhost"):
             log.warning("http: no read token configured and listening on %s: the API is open", host)
@@ -229,6 +239,7 @@ class Daemon:
             tz=s.reports.zone,
             service_level_s=s.reports.service_level_s,
             audit_file=s.api.audit_file,
+            peers=self.peers,
         )
         self._runner, self.http_port = await start_server(app, host, port)
         self._schedule()
@@ -253,6 +264,15 @@ class Daemon:
 
     def _schedule(self) -> None:
         s = self.settings
+        if self.peers is not None:
+            self.scheduler.add_job(
+                self.peers.publish,
+                "interval",
+                seconds=s.api.publish_interval_s,
+                id="live-snapshot",
+                max_instances=1,
+                coalesce=True,
+            )
         if self.journal is not None:
             journal = self.journal
             self.scheduler.add_job(journal.flush, "interval", seconds=1, id="journal-flush")

@@ -139,6 +139,28 @@ class PbxStatus(_Out):
     today: TodayOut
 
 
+class PbxEntry(_Out):
+    """One PBX in the multi-PBX view: its status as of ``published_at``."""
+
+    published_at: AwareDatetime
+    age_s: float = Field(description="seconds since it was published (0 for this daemon's PBX)")
+    stale: bool = Field(description="not published for three intervals: its daemon may be down")
+    status: PbxStatus
+
+
+class AllStatus(_Out):
+    """Every PBX that publishes to this database: this daemon's live, the others' latest."""
+
+    now: AwareDatetime
+    pbxs: list[PbxEntry]
+
+
+def masked(status: PbxStatus) -> PbxStatus:
+    """`status` with its callers masked."""
+    calls = [c.model_copy(update={"caller": mask_number(c.caller)}) for c in status.calls]
+    return status.model_copy(update={"calls": calls})
+
+
 def status_of(snapshot: LiveSnapshot, *, show_numbers: bool) -> PbxStatus:
     """The API view of a live snapshot; callers masked unless `show_numbers`."""
     return PbxStatus(
@@ -324,6 +346,7 @@ class WriteDone(_Out):
 
 __all__ = [
     "AgentOut",
+    "AllStatus",
     "CallOut",
     "CallPage",
     "CallQuery",
@@ -336,11 +359,13 @@ __all__ = [
     "KpiReport",
     "LiveCallOut",
     "PauseIn",
+    "PbxEntry",
     "PbxStatus",
     "QueueOut",
     "TodayOut",
     "Totals",
     "WriteDone",
     "call_of",
+    "masked",
     "status_of",
 ]

@@ -30,6 +30,7 @@ from telephony.ami.connection import ActionError, ActionTimeout, ConnectionLost
 from telephony.api import metrics
 from telephony.api.auth import Access, ApiError, AuditLog, BearerAuth, Principal
 from telephony.api.models import (
+    AllStatus,
     CallOut,
     CallPage,
     CallQuery,
@@ -41,12 +42,15 @@ from telephony.api.models import (
     KpiQuery,
     KpiReport,
     PauseIn,
+    PbxEntry,
     PbxStatus,
     WriteDone,
     call_of,
+    masked,
     status_of,
 )
 from telephony.api.openapi import Answer, Endpoint, Handler
+from telephony.api.peers import PeerView
 from telephony.api.wallboard import WALLBOARD_ENDPOINTS
 from telephony.calls.live import LiveSnapshot
 from telephony.calls.record import EXPORT_FIELDS, CallRecord, Kind
@@ -81,6 +85,7 @@ class ApiDeps:
     stream_interval_s: float = 1.0
     registry: Any = None  # prometheus CollectorRegistry, built by the server
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    peers: PeerView | None = None
 
 
 DEPS_KEY: Final = web.AppKey("deps", ApiDeps)
@@ -189,6 +194,29 @@ async def handle_status(request: web.Request, principal: Principal) -> web.Strea
     """Live contacts (in IVR / waiting / talking, with their wait so far), queues, agents by
     state and today's KPIs of this PBX. Callers are masked unless the token may see numbers."""
     return json_response(current_status(request.app[DEPS_KEY], principal))
+
+
+async def handle_status_all(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """Every PBX whose daemon publishes to this database: this one live, the others as of their
+    last publication (a few seconds old; ``stale`` when its daemon stopped publishing)."""
+    deps = request.app[DEPS_KEY]
+    local = current_status(deps, principal)
+    entries = [PbxEntry(published_at=local.now, age_s=0.0, stale=False, status=local)]
+    peers = deps.peers
+    if peers is not None:
+        for peer in list(peers.peers.values()):
+            age = (local.now - peer.published_at).total_seconds()
+            status = peer.status if principal.may_see_numbers else masked(peer.status)
+            entries.append(
+                PbxEntry(
+                    published_at=peer.published_at,
+                    age_s=round(max(0.0, age), 1),
+                    stale=peers.is_stale(peer.published_at),
+                    status=status,
+                )
+            )
+    entries.sort(key=lambda e: e.status.pbx)
+    return json_response(AllStatus(now=local.now, pbxs=entries))
 
 
 async def handle_status_stream(request: web.Request, principal: Principal) -> web.StreamResponse:
@@ -432,6 +460,15 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         Access.READ,
         _guard(Access.READ, handle_status),
         (Answer(200, "the live picture", PbxStatus),),
+    ),
+    Endpoint(
+        "GET",
+        "/api/status/all",
+        "status_all",
+        "Live status of every PBX",
+        Access.READ,
+        _guard(Access.READ, handle_status_all),
+        (Answer(200, "every PBX publishing to this database", AllStatus),),
     ),
     Endpoint(
         "GET",

@@ -22,6 +22,7 @@ from telephony.ami.actions import ActionSender
 from telephony.api import metrics
 from telephony.api.auth import ApiError, AuditLog, BearerAuth
 from telephony.api.openapi import openapi_document
+from telephony.api.peers import PeerView
 from telephony.api.routes import DEPS_KEY, ENDPOINTS, OPENAPI_KEY, ApiDeps, LiveSource
 from telephony.reports.kpi import DEFAULT_SERVICE_LEVEL_S
 
@@ -78,6 +79,7 @@ def create_app(
     audit_file: Path | None = None,
     stream_interval_s: float = 1.0,
     collectors: Sequence[Collector] = (),
+    peers: PeerView | None = None,
 ) -> web.Application:
     """The API as an aiohttp application; ValueError for an empty or space-padded token."""
     deps = ApiDeps(
@@ -89,6 +91,7 @@ def create_app(
         ami=ami,
         service_level_s=service_level_s,
         stream_interval_s=stream_interval_s,
+        peers=peers,
     )
     deps.registry = metrics.registry_for(live.health, live.snapshot, collectors)
     app = web.Application(middlewares=[json_errors])

@@ -18,12 +18,15 @@ class ApiSettings(BaseModel):
     else sees ``138****8000``-style masks); list a write token here too if it should see them.
     ``audit_file``: every write is appended there as one JSON line (who, what, when, result);
     it is always on the ``hotline.audit`` logger as well.
+    ``publish_interval_s``: how often this daemon publishes its live status to the database for
+    ``/api/status/all`` on every daemon (0 = never).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     numbers_tokens: list[SecretStr] = Field(default_factory=list)
     audit_file: Path | None = None
+    publish_interval_s: float = Field(default=2.0, ge=0.0)
 
     @field_validator("numbers_tokens", mode="before")
     @classmethod
