@@ -24,14 +24,14 @@ class _Out(BaseModel):
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 WorkOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w./-]+$")]
 """A work order's id in the city's case system."""
 
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n]*$")]
-"""Text that goes into an AMI header: one line."""
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+"""Text that goes into an AMI header: one line, no control characters."""
 
 
 class ErrorBody(_Out):

@@ -13,6 +13,7 @@ import asyncio
 import csv
 import io
 import json
+import time as monotonic_clock
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -86,6 +87,21 @@ class ApiDeps:
     registry: Any = None  # prometheus CollectorRegistry, built by the server
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     peers: PeerView | None = None
+    # Under load many requests ask within the same tenth of a second: they share one rendering
+    # (keyed by whether numbers are shown). Times in the body are rounded to 0.1 s anyway.
+    status_ttl_s: float = 0.1
+    _status_cache: dict[bool, tuple[float, str]] = field(default_factory=dict)
+
+    def status_json(self, principal: Principal) -> str:
+        """The /api/status body as JSON text, rendered at most once per ``status_ttl_s``."""
+        now = monotonic_clock.monotonic()
+        key = principal.may_see_numbers
+        cached = self._status_cache.get(key)
+        if cached is not None and now - cached[0] < self.status_ttl_s:
+            return cached[1]
+        body = current_status(self, principal).model_dump_json(by_alias=True)
+        self._status_cache[key] = (now, body)
+        return body
 
 
 DEPS_KEY: Final = web.AppKey("deps", ApiDeps)
@@ -193,7 +209,11 @@ def current_status(deps: ApiDeps, principal: Principal) -> PbxStatus:
 async def handle_status(request: web.Request, principal: Principal) -> web.StreamResponse:
     """Live contacts (in IVR / waiting / talking, with their wait so far), queues, agents by
     state and today's KPIs of this PBX. Callers are masked unless the token may see numbers."""
-    return json_response(current_status(request.app[DEPS_KEY], principal))
+    return web.Response(
+        text=request.app[DEPS_KEY].status_json(principal),
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 async def handle_status_all(request: web.Request, principal: Principal) -> web.StreamResponse:
@@ -232,7 +252,7 @@ async def handle_status_stream(request: web.Request, principal: Principal) -> we
     await response.prepare(request)
     try:
         while not deps.stopping.is_set():
-            body = current_status(deps, principal).model_dump_json(by_alias=True)
+            body = deps.status_json(principal)
             await response.write(f"event: status\ndata: {body}\n\n".encode())
             try:
                 await asyncio.wait_for(deps.stopping.wait(), deps.stream_interval_s)
