@@ -232,7 +232,9 @@ def call_of(record: CallRecord, *, show_numbers: bool) -> CallOut:
     body = record.export()
     if not show_numbers:
         body["caller"] = mask_number(body.get("caller"))
-        body["dialed"] = mask_number(body.get("dialed"))
+        if record.direction is not Direction.INBOUND:
+            # Inbound, `dialed` is the hotline's own number; outbound, it is the citizen's.
+            body["dialed"] = mask_number(body.get("dialed"))
     return CallOut.model_validate(body)
 
 

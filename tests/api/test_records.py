@@ -81,6 +81,7 @@ async def test_calls_mask_numbers_unless_allowed(
         rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert len(rows) == 6
     assert ("13800138000" in {r["caller"] for r in rows}) is not masked
+    assert {r["dialed"] for r in rows} == {"12345"}  # the hotline's own number, not a citizen's
     assert rows[0]["ivr_path"] == "1/2"
 
 
@@ -131,3 +132,18 @@ async def test_kpi_by_hour_uses_the_reporting_zone(
         empty = (await resp.json())["total"]
     assert empty["contacts"] == 0
     assert empty["connection_rate"] is None
+
+
+async def test_an_outbound_calls_dialed_number_is_the_citizens_and_masked(
+    serve: Serve, live: FakeLive, db_engine: Engine, make_call: Callable[..., CallRecord]
+) -> None:
+    from telephony.calls.record import Direction
+
+    survey = make_call(
+        7, direction=Direction.OUTBOUND, kind=Kind.SURVEY, caller="12345", dialed="13911112222"
+    )
+    CallWriter(db_engine).write([survey])
+    client = await serve(create_app(live, engine=db_engine))
+    async with client.get("/api/calls") as resp:
+        (item,) = (await resp.json())["items"]
+    assert (item["caller"], item["dialed"]) == ("*****", "139******22")
