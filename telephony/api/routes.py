@@ -1,10 +1,5 @@
-"""The endpoints of the supervisor API: handlers, and the one table that registers and documents
-them.
-
-Every handler reads what it needs from :data:`DEPS_KEY` (the live view, the database engine, the
-AMI sender, the audit log), validates its input through the pydantic models of
-:mod:`telephony.api.models` (400 naming field and reason) and answers through them. Database work
-runs in a thread, so the event loop never waits on it. Writes are audited whatever their outcome.
+"""The endpoints of the supervisor API: the read handlers, and the one table that registers
+and documents every endpoint (reads, :mod:`telephony.api.writes`, the wallboard).
 """
 
 from __future__ import annotations
@@ -12,24 +7,25 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
-import time as monotonic_clock
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final
 
 from aiohttp import hdrs, web
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine
 
-from storage.call_pages import CallFilter, page_calls, set_disposition
-from storage.errors import StorageError
-from storage.queries import get_call, iter_calls
-from telephony.ami.actions import ActionSender, QueuePause
-from telephony.ami.connection import ActionError, ActionTimeout, ConnectionLost
+from storage.call_pages import CallFilter, page_calls
+from storage.queries import iter_calls
 from telephony.api import metrics
-from telephony.api.auth import Access, ApiError, AuditLog, BearerAuth, Principal
+from telephony.api.auth import Access, Principal
+from telephony.api.deps import (
+    DEPS_KEY,
+    current_status,
+    engine_of,
+    in_thread,
+    json_response,
+    parse_query,
+)
 from telephony.api.models import (
     AllStatus,
     CallOut,
@@ -48,136 +44,12 @@ from telephony.api.models import (
     WriteDone,
     call_of,
     masked,
-    status_of,
 )
 from telephony.api.openapi import Answer, Endpoint, Handler
-from telephony.api.peers import PeerView
 from telephony.api.wallboard import WALLBOARD_ENDPOINTS
-from telephony.calls.live import LiveSnapshot
+from telephony.api.writes import handle_disposition, handle_pause
 from telephony.calls.record import EXPORT_FIELDS, CallRecord, Kind
-from telephony.reports.kpi import DEFAULT_SERVICE_LEVEL_S, Tally
-
-M = TypeVar("M", bound=BaseModel)
-
-
-class LiveSource(Protocol):
-    """What the status endpoints read: the daemon's live state, answered from memory."""
-
-    def health(self) -> dict[str, Any]:
-        """The /healthz body: ``{"status": "ok"|"degraded"|"down", "ami": …, …}``."""
-        ...
-
-    def snapshot(self) -> LiveSnapshot:
-        """What is happening now."""
-        ...
-
-
-@dataclass(slots=True)
-class ApiDeps:
-    """Everything the handlers use, built by the composition root."""
-
-    live: LiveSource
-    auth: BearerAuth
-    audit: AuditLog
-    tz: tzinfo
-    engine: Engine | None = None
-    ami: ActionSender | None = None
-    service_level_s: float = DEFAULT_SERVICE_LEVEL_S
-    stream_interval_s: float = 1.0
-    registry: Any = None  # prometheus CollectorRegistry, built by the server
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    peers: PeerView | None = None
-    # Under load many requests ask within the same tenth of a second: they share one rendering
-    # (keyed by whether numbers are shown). Times in the body are rounded to 0.1 s anyway.
-    status_ttl_s: float = 0.1
-    _status_cache: dict[bool, tuple[float, str]] = field(default_factory=dict)
-
-    def status_json(self, principal: Principal) -> str:
-        """The /api/status body as JSON text, rendered at most once per ``status_ttl_s``."""
-        now = monotonic_clock.monotonic()
-        key = principal.may_see_numbers
-        cached = self._status_cache.get(key)
-        if cached is not None and now - cached[0] < self.status_ttl_s:
-            return cached[1]
-        body = current_status(self, principal).model_dump_json(by_alias=True)
-        self._status_cache[key] = (now, body)
-        return body
-
-
-DEPS_KEY: Final = web.AppKey("deps", ApiDeps)
-
-
-# --- helpers --------------------------------------------------------------------------------------
-
-
-def json_response(model: BaseModel, status: int = 200) -> web.Response:
-    """A JSON response of a model (UTF-8, null fields kept, aliases used)."""
-    return web.Response(
-        text=model.model_dump_json(by_alias=True),
-        status=status,
-        content_type="application/json",
-        charset="utf-8",
-    )
-
-
-def _reason(error: Mapping[str, Any]) -> str:
-    loc = ".".join(str(part) for part in error.get("loc", ()))
-    msg = str(error.get("msg", "invalid"))
-    msg = msg.removeprefix("Value error, ")
-    if not loc:
-        return msg
-    return f"{loc}: {msg}"
-
-
-def _bad_request(exc: ValidationError, where: str) -> ApiError:
-    errors = exc.errors(include_url=False, include_input=False)
-    reasons = "; ".join(_reason(e) for e in errors[:3])
-    return ApiError(400, f"{where}: {reasons}" if where else reasons)
-
-
-def parse_query(request: web.Request, model: type[M]) -> M:
-    """The query string as `model`; 400 naming the parameter and the reason."""
-    values: dict[str, str] = {}
-    for key in request.query:
-        got = request.query.getall(key)
-        if len(got) > 1:
-            raise ApiError(400, f"query {key}: given {len(got)} times")
-        values[key] = got[0]
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise _bad_request(exc, "query") from None
-
-
-async def parse_body(request: web.Request, model: type[M]) -> M:
-    """The JSON body as `model`; 400 naming the field and the reason."""
-    raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except UnicodeDecodeError:
-        raise ApiError(400, "body: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400, f"body: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise _bad_request(exc, "body") from None
-
-
-def _engine(deps: ApiDeps) -> Engine:
-    if deps.engine is None:
-        raise ApiError(503, "no database is attached to this daemon")
-    return deps.engine
-
-
-async def _in_thread(fn: Callable[[], M | Any]) -> Any:
-    try:
-        return await asyncio.to_thread(fn)
-    except StorageError as exc:
-        raise ApiError(503, f"database: {exc}") from None
-
+from telephony.reports.kpi import Tally
 
 # --- read endpoints -------------------------------------------------------------------------------
 
@@ -199,11 +71,6 @@ async def handle_health(request: web.Request) -> web.StreamResponse:
         status=200 if status in ("ok", "degraded") else 503,
         content_type="application/json",
     )
-
-
-def current_status(deps: ApiDeps, principal: Principal) -> PbxStatus:
-    """The live status as `principal` may see it."""
-    return status_of(deps.live.snapshot(), show_numbers=principal.may_see_numbers)
 
 
 async def handle_status(request: web.Request, principal: Principal) -> web.StreamResponse:
@@ -291,7 +158,7 @@ async def handle_calls(request: web.Request, principal: Principal) -> web.Stream
     the page as CSV (the columns of ``hotline calls --format csv``)."""
     deps = request.app[DEPS_KEY]
     query = parse_query(request, CallQuery)
-    engine = _engine(deps)
+    engine = engine_of(deps)
     where = CallFilter(
         start=query.from_,
         end=query.to,
@@ -301,7 +168,7 @@ async def handle_calls(request: web.Request, principal: Principal) -> web.Stream
         outcome=None if query.outcome is None else query.outcome.value,
         kind=None if query.kind is None else query.kind.value,
     )
-    total, records = await _in_thread(
+    total, records = await in_thread(
         lambda: page_calls(engine, where, limit=query.limit, offset=query.offset)
     )
     items = [call_of(r, show_numbers=principal.may_see_numbers) for r in records]
@@ -360,66 +227,9 @@ async def handle_kpi(request: web.Request, principal: Principal) -> web.StreamRe
     day or hour of day."""
     deps = request.app[DEPS_KEY]
     query = parse_query(request, KpiQuery)
-    engine = _engine(deps)
-    report = await _in_thread(lambda: kpi_report(engine, query, deps.tz, deps.service_level_s))
+    engine = engine_of(deps)
+    report = await in_thread(lambda: kpi_report(engine, query, deps.tz, deps.service_level_s))
     return json_response(report)
-
-
-# --- writes ---------------------------------------------------------------------------------------
-
-
-async def handle_disposition(request: web.Request, principal: Principal) -> web.StreamResponse:
-    """Record what became of a finished contact: answered on the spot, or a work order with its
-    id. Audited."""
-    deps = request.app[DEPS_KEY]
-    call_id = request.match_info["call_id"]
-    action = "set disposition"
-    try:
-        body = await parse_body(request, DispositionIn)
-        engine = _engine(deps)
-        found = await _in_thread(
-            lambda: set_disposition(engine, call_id, body.disposition, body.work_order_id)
-        )
-        if not found:
-            raise ApiError(404, f"no finished call {call_id!r}")
-        record = await _in_thread(lambda: get_call(engine, call_id))
-        if record is None:
-            raise ApiError(404, f"no finished call {call_id!r}")
-    except ApiError as exc:
-        await deps.audit.record(
-            principal, action, call_id, {}, status=exc.status, error=exc.message
-        )
-        raise
-    await deps.audit.record(principal, action, call_id, body.model_dump(mode="json"), status=200)
-    return json_response(call_of(record, show_numbers=principal.may_see_numbers))
-
-
-async def handle_pause(request: web.Request, principal: Principal) -> web.StreamResponse:
-    """Pause or unpause an agent in one queue or all (AMI ``QueuePause``). Audited."""
-    deps = request.app[DEPS_KEY]
-    action = "pause agent"
-    target = "?"
-    try:
-        body = await parse_body(request, PauseIn)
-        target = body.interface
-        if deps.ami is None:
-            raise ApiError(503, "no PBX link is attached to this daemon")
-        try:
-            response = await deps.ami.send(
-                QueuePause(body.interface, body.paused, queue=body.queue, reason=body.reason)
-            )
-        except ActionError as exc:
-            # The PBX refuses what it cannot do for this request (no such interface, queue).
-            raise ApiError(409, f"the PBX refused QueuePause: {exc.message}") from None
-        except ActionTimeout:
-            raise ApiError(504, "the PBX did not answer QueuePause in time") from None
-        except ConnectionLost:
-            raise ApiError(503, "the PBX link is not ready; try again") from None
-    except ApiError as exc:
-        await deps.audit.record(principal, action, target, {}, status=exc.status, error=exc.message)
-        raise
-    await deps.audit.record(principal, action, target, body.model_dump(mode="json"), status=200)
-    return json_response(WriteDone(message=response.get("Message")))
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -586,15 +396,4 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
 )
 
 
-__all__ = [
-    "DEPS_KEY",
-    "ENDPOINTS",
-    "OPENAPI_KEY",
-    "ApiDeps",
-    "LiveSource",
-    "current_status",
-    "json_response",
-    "kpi_report",
-    "parse_body",
-    "parse_query",
-]
+__all__ = ["ENDPOINTS", "OPENAPI_KEY", "kpi_report"]

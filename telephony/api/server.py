@@ -21,9 +21,10 @@ from sqlalchemy import Engine
 from telephony.ami.actions import ActionSender
 from telephony.api import metrics
 from telephony.api.auth import ApiError, AuditLog, BearerAuth
+from telephony.api.deps import DEPS_KEY, ApiDeps, LiveSource
 from telephony.api.openapi import openapi_document
 from telephony.api.peers import PeerView
-from telephony.api.routes import DEPS_KEY, ENDPOINTS, OPENAPI_KEY, ApiDeps, LiveSource
+from telephony.api.routes import ENDPOINTS, OPENAPI_KEY
 from telephony.reports.kpi import DEFAULT_SERVICE_LEVEL_S
 
 log = logging.getLogger("hotline.api.server")
@@ -98,7 +99,12 @@ def create_app(
     app[DEPS_KEY] = deps
     app[OPENAPI_KEY] = openapi_document(ENDPOINTS, title=TITLE, version=VERSION)
     for endpoint in ENDPOINTS:
-        app.router.add_route(endpoint.method, endpoint.path, endpoint.handler, name=endpoint.name)
+        if endpoint.method == "GET":  # with HEAD, as aiohttp's add_get does
+            app.router.add_get(endpoint.path, endpoint.handler, name=endpoint.name)
+        else:
+            app.router.add_route(
+                endpoint.method, endpoint.path, endpoint.handler, name=endpoint.name
+            )
 
     async def stop_streams(app: web.Application) -> None:
         app[DEPS_KEY].stopping.set()

@@ -284,3 +284,12 @@ async def test_start_binds_a_free_port_and_stop_releases_it(live: FakeLive) -> N
     await stop_server(runner)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+async def test_head_works_where_get_does(serve: Serve, live: FakeLive) -> None:
+    client = await serve(guarded(live))
+    async with client.head("/api/status", headers=bearer(READ)) as resp:
+        assert resp.status == 200
+        assert await resp.read() == b""
+    async with client.head("/wallboard") as resp:
+        assert resp.status == 200
