@@ -92,7 +92,8 @@ async def handle_status_all(request: web.Request, principal: Principal) -> web.S
     peers = deps.peers
     if peers is not None:
         for peer in list(peers.peers.values()):
-            age = (local.now - peer.published_at).total_seconds()
+            # Wall-clock age: a PBX's own clock (the demo's simulated one) may run faster.
+            age = peers.wall() - peer.published_at.timestamp()
             status = peer.status if principal.may_see_numbers else masked(peer.status)
             entries.append(
                 PbxEntry(
