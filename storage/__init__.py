@@ -5,6 +5,7 @@ The domain (`telephony/`) talks to the database only through the functions expor
 
 from storage.engine import make_engine, mask_url
 from storage.errors import StorageError
+from storage.live_snapshots import publish_and_read
 from storage.queries import count_by_outcome, get_call, iter_calls
 from storage.schema import migrate
 from storage.workorders import WorkOrder, WorkOrderState
@@ -22,4 +23,5 @@ __all__ = [
     "make_engine",
     "mask_url",
     "migrate",
+    "publish_and_read",
 ]

@@ -4,7 +4,7 @@ Wiring, in the order a frame travels:
 
     AmiLink (reader) ──► journal.append (before anything else) ──► event queue
         ──► Pipeline (clock → typed events → CallTracker) ──► AsyncCallWriter ──► database
-                                   └─► LiveStatus (/api/status, /healthz, /metrics)
+                                   └─► LiveView (/api/status, /wallboard, /healthz, /metrics)
 
 After every login the link runs `resync`: hotline asks for CoreShowChannels and QueueStatus with
 `hotline-resync-` ActionIDs; the pipeline applies those lists at their place in the stream, so
@@ -35,15 +35,16 @@ from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal
+from telephony.api.peers import PeerView
+from telephony.api.server import create_app, start_server, stop_server
 from telephony.calls.clock import StreamClock
 from telephony.calls.configure import tracker_config
+from telephony.calls.live import QUEUE_MEMBER_EVENTS, LiveView
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker
 from telephony.config import Settings, load_settings
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
-from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
-from telephony.status.server import create_app, start_server, stop_server
 
 log = logging.getLogger("hotline.app")
 
@@ -105,7 +106,7 @@ class Daemon:
                 tz=s.reports.zone,
             )
         self.writer: AsyncCallWriter | None = None
-        self.live = LiveStatus(
+        self.live = LiveView(
             self.tracker,
             pbx=s.pbx.id,
             tz=s.reports.zone,
@@ -137,6 +138,7 @@ class Daemon:
         self._stopped = asyncio.Event()
         self._last_frame_at = 0.0
         self.started = asyncio.Event()
+        self.peers: PeerView | None = None
 
     # ------------------------------------------------------------------ wiring
 
@@ -219,10 +221,29 @@ class Daemon:
             await asyncio.to_thread(self.journal.open)
         read = [t.get_secret_value() for t in s.http.read_tokens]
         write = [t.get_secret_value() for t in s.http.write_tokens]
+        if s.api.publish_interval_s > 0:
+            self.peers = PeerView(
+                self._engine,
+                s.pbx.id,
+                self.live.snapshot,
+                interval_s=s.api.publish_interval_s,
+                wall=self.wall,
+            )
         host, port = s.http.listen_host, s.http.listen_port
         if not read and host not in ("127.0.0.1", "::1", "localhost"):
             log.warning("http: no read token configured and listening on %s: the API is open", host)
-        app = create_app(self.live, read_tokens=read, write_tokens=write)
+        app = create_app(
+            self.live,
+            read_tokens=read,
+            write_tokens=write,
+            numbers_tokens=[t.get_secret_value() for t in s.api.numbers_tokens],
+            engine=self._engine,
+            ami=self.link,
+            tz=s.reports.zone,
+            service_level_s=s.reports.service_level_s,
+            audit_file=s.api.audit_file,
+            peers=self.peers,
+        )
         self._runner, self.http_port = await start_server(app, host, port)
         self._schedule()
         self.scheduler.start()
@@ -246,6 +267,15 @@ class Daemon:
 
     def _schedule(self) -> None:
         s = self.settings
+        if self.peers is not None:
+            self.scheduler.add_job(
+                self.peers.publish,
+                "interval",
+                seconds=s.api.publish_interval_s,
+                id="live-snapshot",
+                max_instances=1,
+                coalesce=True,
+            )
         if self.journal is not None:
             journal = self.journal
             # On the event loop, like append: a plain function would run in APScheduler's thread

@@ -49,6 +49,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from storage.engine import mask_url, normalize_url
 from storage.errors import StorageError
+from telephony.api.settings import ApiSettings
 from telephony.hostport import parse_host_port
 
 ENV_PREFIX = "HOTLINE_"
@@ -468,6 +469,7 @@ class Settings(BaseSettings):
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -491,6 +493,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "recording": RecordingSettings,
     "reports": ReportsSettings,
     "log": LogSettings,
+    "api": ApiSettings,
 }
 SECTIONS = tuple(_SECTION_MODELS)
 

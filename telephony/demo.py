@@ -77,6 +77,7 @@ async def run_demo(
         started.cancel()
         if daemon.http_port is not None:
             shown = settings.http.listen_host
+            print(f"  wallboard  http://{shown}:{daemon.http_port}/wallboard")
             print(f"  status     http://{shown}:{daemon.http_port}/api/status")
             print(f"  health     http://{shown}:{daemon.http_port}/healthz")
             print(f"  metrics    http://{shown}:{daemon.http_port}/metrics")

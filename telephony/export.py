@@ -40,7 +40,7 @@ def write_csv(records: Iterable[CallRecord], fp: TextIO, *, tz: tzinfo | None = 
     count = 0
     for record in records:
         exported = _exported(record, tz)
-        writer.writerow(_csv_cell(name, exported[name]) for name in EXPORT_FIELDS)
+        writer.writerow(csv_cell(name, exported[name]) for name in EXPORT_FIELDS)
         count += 1
     return count
 
@@ -57,7 +57,7 @@ def _exported(record: CallRecord, tz: tzinfo | None) -> dict[str, Any]:
     return record.export()
 
 
-def _csv_cell(name: str, value: Any) -> str:
+def csv_cell(name: str, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -42,5 +42,5 @@ def test_status_now_is_the_pbx_clock_when_it_is_not_the_wall(tmp_path: Path) -> 
     )
     pbx_time = 1_795_490_233.0  # 2026-11-24 11:17:13 in Shanghai
     daemon = Daemon(settings, wall=lambda: 1_000.0, pbx_clock=lambda: pbx_time)
-    status = daemon.live.status()
-    assert status["now"] == datetime(2026, 11, 24, 11, 17, 13, tzinfo=SHANGHAI).isoformat()
+    snapshot = daemon.live.snapshot()
+    assert snapshot.now == datetime(2026, 11, 24, 11, 17, 13, tzinfo=SHANGHAI)

@@ -241,3 +241,23 @@ class QueueStatus:
     def headers(self) -> Headers:
         """QueueStatus's headers."""
         return {} if self.queue is None else {"Queue": self.queue}
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePause:
+    """Pause (or unpause) a queue member, in one queue or, with ``queue`` None, in all of them."""
+
+    name: ClassVar[str] = "QueuePause"
+    interface: str
+    paused: bool
+    queue: str | None = None
+    reason: str | None = None
+
+    def headers(self) -> Headers:
+        """QueuePause's headers (``Queue`` and ``Reason`` only when set)."""
+        out: Headers = {"Interface": self.interface, "Paused": "true" if self.paused else "false"}
+        if self.queue is not None:
+            out["Queue"] = self.queue
+        if self.reason is not None:
+            out["Reason"] = self.reason
+        return out

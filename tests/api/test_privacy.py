@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telephony.status.privacy import MaskNumbersFilter, mask_number, mask_numbers_in_text
+from telephony.api.privacy import MaskNumbersFilter, mask_number, mask_numbers_in_text
 
 # --- mask_number ----------------------------------------------------------------------------------
 
@@ -125,7 +125,7 @@ def masked_log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
     handler = logging.StreamHandler(buffer)
     handler.addFilter(MaskNumbersFilter())
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    logger = logging.getLogger("tests.status.privacy")
+    logger = logging.getLogger("tests.api.privacy")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False

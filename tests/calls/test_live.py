@@ -1,16 +1,15 @@
-"""LiveStatus: calls in IVR / waiting / talking derived from the tracker while a real call runs."""
+"""LiveView: calls in IVR / waiting / talking derived from the tracker while a real call runs."""
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from telephony.ami.codec import AmiCodec, Frame
 from telephony.calls.clock import StreamClock
+from telephony.calls.live import QUEUE_MEMBER_EVENTS, AgentState, CallState, LiveSnapshot, LiveView
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.pipeline import Pipeline
-from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
 from tests.paths import CAPTURES
 
 
@@ -21,11 +20,11 @@ def frames_of(name: str) -> list[Frame]:
     return list(iter(codec.next_frame, None))
 
 
-def build() -> tuple[Pipeline, LiveStatus, list[CallRecord]]:
+def build() -> tuple[Pipeline, LiveView, list[CallRecord]]:
     records: list[CallRecord] = []
     tracker = CallTracker(TrackerConfig(pbx="pbx1"))
     clock = StreamClock("UTC")
-    live = LiveStatus(
+    live = LiveView(
         tracker,
         pbx="pbx1",
         tz=ZoneInfo("UTC"),
@@ -50,7 +49,7 @@ def states_through(name: str) -> list[tuple[str, ...]]:
     seen: list[tuple[str, ...]] = []
     for frame in frames_of(name):
         pipeline.feed(frame)
-        now = tuple(c["state"] for c in live.status()["calls"])
+        now = tuple(c.state.value for c in live.snapshot().calls)
         if not seen or seen[-1] != now:
             seen.append(now)
     return seen
@@ -64,37 +63,43 @@ def test_abandoned_call_never_talks() -> None:
     assert states_through("02_abandon_in_queue.main.raw") == [(), ("ivr",), ("waiting",), ()]
 
 
-def test_status_masks_numbers_and_counts_today() -> None:
+def test_snapshot_keeps_the_number_and_counts_today_through_the_kpi_module() -> None:
     pipeline, live, records = build()
-    status: dict[str, Any] = {}
+    snap: LiveSnapshot | None = None
     for frame in frames_of("01_answered.main.raw"):
         pipeline.feed(frame)
         if frame.name == "AgentConnect":
-            status = live.status()
-    (call,) = status["calls"]
-    assert call["caller"] != "79160000001"
-    assert call["caller"].startswith("791")
-    assert "0000001" not in call["caller"]
-    assert call["queue"] == "hotline"
-    assert call["agent"] == "Agent 8001 Ivanova"
-    assert status["totals"] == {"ivr": 0, "waiting": 0, "talking": 1}
-    today = live.status()["today"]
+            snap = live.snapshot()
+    assert snap is not None
+    (call,) = snap.calls
+    assert call.caller == "79160000001"  # unmasked here: the API masks per token
+    assert call.state is CallState.TALKING
+    assert call.queue == "hotline"
+    assert call.agent == "Agent 8001 Ivanova"
+    assert snap.totals == {CallState.IVR: 0, CallState.WAITING: 0, CallState.TALKING: 1}
+    today = live.snapshot().today
     assert len(records) == 1
-    assert today["offered"] == 1
-    assert today["answered"] == 1
-    assert today["by_outcome"] == {"answered": 1}
-    assert today["service_level"] == 1.0  # HoldTime 2 s <= 15 s
-    assert today["asa_s"] == 2.0
-    assert today["aht_s"] == 7.0
+    figures = today.figures
+    assert (figures.contacts, figures.offered, figures.answered) == (1, 1, 1)
+    assert today.by_outcome == {"answered": 1}
+    assert figures.service_level == 1.0  # HoldTime 2 s <= 15 s
+    assert figures.asa_s == 2.0
+    assert figures.aht_s == 7.0
+    started = records[0].started_at
+    assert started is not None
+    assert today.contacts_by_hour[started.hour] == 1
+    assert sum(today.contacts_by_hour) == 1
 
 
 def test_queue_members_from_the_resync_list_of_a_real_pbx() -> None:
     pipeline, live, _ = build()
     for frame in frames_of("08_resync_login_midcall.resync.raw"):
         pipeline.feed(frame)
-    agents = {a["interface"]: a for a in live.status()["agents"]}
+    snap = live.snapshot()
+    agents = {a.interface: a for a in snap.agents}
     assert "Local/8001@agents/n" in agents
-    assert agents["Local/8101@agents/n"]["queues"] == ["hotline-utilities"]
-    queues = {q["name"]: q for q in live.status()["queues"]}
+    assert agents["Local/8101@agents/n"].queues == ("hotline-utilities",)
+    assert all(isinstance(a.state, AgentState) for a in agents.values())
+    queues = {q.name: q for q in snap.queues}
     assert set(queues) >= {"hotline", "hotline-utilities"}
-    assert queues["hotline"]["members"] == 4
+    assert queues["hotline"].members == 4

@@ -1,0 +1,1 @@
+"""The supervisor API: server, auth, routes, models (→ OpenAPI), metrics, wallboard, masking."""

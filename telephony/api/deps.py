@@ -1,0 +1,170 @@
+"""What every handler shares: its dependencies (:data:`DEPS_KEY`), input parsing, JSON answers.
+
+Input goes through the pydantic models of :mod:`telephony.api.models`; what fails to validate is a
+400 naming the field and the reason. Database work runs in a thread, so the event loop never
+waits on it; a failing database is a 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from time import monotonic
+from typing import Any, Final, Protocol, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+
+from storage.errors import StorageError
+from telephony.ami.actions import ActionSender
+from telephony.api.auth import ApiError, AuditLog, BearerAuth, Principal
+from telephony.api.models import (
+    PbxStatus,
+    status_of,
+)
+from telephony.api.peers import PeerView
+from telephony.calls.live import LiveSnapshot
+from telephony.reports.kpi import DEFAULT_SERVICE_LEVEL_S
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class LiveSource(Protocol):
+    """What the status endpoints read: the daemon's live state, answered from memory."""
+
+    def health(self) -> dict[str, Any]:
+        """The /healthz body: ``{"status": "ok"|"degraded"|"down", "ami": …, …}``."""
+        ...
+
+    def snapshot(self) -> LiveSnapshot:
+        """What is happening now."""
+        ...
+
+
+@dataclass(slots=True)
+class ApiDeps:
+    """Everything the handlers use, built by the composition root."""
+
+    live: LiveSource
+    auth: BearerAuth
+    audit: AuditLog
+    tz: tzinfo
+    engine: Engine | None = None
+    ami: ActionSender | None = None
+    service_level_s: float = DEFAULT_SERVICE_LEVEL_S
+    stream_interval_s: float = 1.0
+    registry: Any = None  # prometheus CollectorRegistry, built by the server
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    peers: PeerView | None = None
+    # Under load many requests ask within the same tenth of a second: they share one rendering
+    # (keyed by whether numbers are shown). Times in the body are rounded to 0.1 s anyway.
+    status_ttl_s: float = 0.1
+    _status_cache: dict[bool, tuple[float, str]] = field(default_factory=dict)
+
+    def status_json(self, principal: Principal) -> str:
+        """The /api/status body as JSON text, rendered at most once per ``status_ttl_s``."""
+        now = monotonic()
+        key = principal.may_see_numbers
+        cached = self._status_cache.get(key)
+        if cached is not None and now - cached[0] < self.status_ttl_s:
+            return cached[1]
+        body = current_status(self, principal).model_dump_json(by_alias=True)
+        self._status_cache[key] = (now, body)
+        return body
+
+
+DEPS_KEY: Final = web.AppKey("deps", ApiDeps)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def json_response(model: BaseModel, status: int = 200) -> web.Response:
+    """A JSON response of a model (UTF-8, null fields kept, aliases used)."""
+    return web.Response(
+        text=model.model_dump_json(by_alias=True),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error.get("loc", ()))
+    msg = str(error.get("msg", "invalid"))
+    msg = msg.removeprefix("Value error, ")
+    if not loc:
+        return msg
+    return f"{loc}: {msg}"
+
+
+def _bad_request(exc: ValidationError, where: str) -> ApiError:
+    errors = exc.errors(include_url=False, include_input=False)
+    reasons = "; ".join(_reason(e) for e in errors[:3])
+    return ApiError(400, f"{where}: {reasons}" if where else reasons)
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    """The query string as `model`; 400 naming the parameter and the reason."""
+    values: dict[str, str] = {}
+    for key in request.query:
+        got = request.query.getall(key)
+        if len(got) > 1:
+            raise ApiError(400, f"query {key}: given {len(got)} times")
+        values[key] = got[0]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise _bad_request(exc, "query") from None
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as `model`; 400 naming the field and the reason."""
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise ApiError(400, "body: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400, f"body: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _bad_request(exc, "body") from None
+
+
+def engine_of(deps: ApiDeps) -> Engine:
+    if deps.engine is None:
+        raise ApiError(503, "no database is attached to this daemon")
+    return deps.engine
+
+
+async def in_thread(fn: Callable[[], M | Any]) -> Any:
+    try:
+        return await asyncio.to_thread(fn)
+    except StorageError as exc:
+        raise ApiError(503, f"database: {exc}") from None
+
+
+def current_status(deps: ApiDeps, principal: Principal) -> PbxStatus:
+    """The live status as `principal` may see it."""
+    return status_of(deps.live.snapshot(), show_numbers=principal.may_see_numbers)
+
+
+__all__ = [
+    "DEPS_KEY",
+    "ApiDeps",
+    "LiveSource",
+    "current_status",
+    "engine_of",
+    "in_thread",
+    "json_response",
+    "parse_body",
+    "parse_query",
+]

@@ -1,0 +1,183 @@
+"""``/metrics``: the daemon's live state in the Prometheus text format, through prometheus-client.
+
+One :class:`LiveCollector` reads the source's health and live snapshot at scrape time (no
+counters kept here, so nothing can drift from ``/api/status``); other parts of the daemon can add
+their own collectors to the same registry (:func:`registry_for`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from telephony.calls.live import AgentState, CallState, LiveSnapshot
+
+CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+HEALTH_STATES: Final = ("ok", "degraded", "down")
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class LiveCollector(Collector):
+    """The ``hotline_*`` families, derived from ``health()`` and ``snapshot()`` at each scrape."""
+
+    def __init__(
+        self, health: Callable[[], dict[str, Any]], snapshot: Callable[[], LiveSnapshot]
+    ) -> None:
+        self._health = health
+        self._snapshot = snapshot
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing up front: the families are built at collect time."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """One scrape."""
+        health = self._health()
+        yield from self._health_families(health)
+        yield from self._live_families(self._snapshot())
+
+    @staticmethod
+    def _health_families(health: dict[str, Any]) -> Iterator[Metric]:
+        ami = _dict(health.get("ami"))
+        database = _dict(health.get("database"))
+        status = GaugeMetricFamily(
+            "hotline_health_status",
+            "1 for the daemon's current health status (ok, degraded, down).",
+            labels=["status"],
+        )
+        for state in HEALTH_STATES:
+            status.add_metric([state], float(health.get("status") == state))
+        yield status
+        yield GaugeMetricFamily(
+            "hotline_ami_link_up",
+            "1 when the AMI link to the PBX is logged in and ready.",
+            value=float(ami.get("state") == "ready"),
+        )
+        reconnects = _number(ami.get("reconnects"))
+        if reconnects is not None:
+            yield CounterMetricFamily(
+                "hotline_ami_reconnects",
+                "AMI reconnections since the daemon started.",
+                value=reconnects,
+            )
+        yield GaugeMetricFamily(
+            "hotline_db_up",
+            "1 when call records are being written to the database.",
+            value=float(database.get("ok") is True),
+        )
+        pending = _number(database.get("pending"))
+        if pending is not None:
+            yield GaugeMetricFamily(
+                "hotline_db_pending_records", "Call records waiting to be written.", value=pending
+            )
+        written = _number(database.get("written"))
+        if written is not None:
+            yield CounterMetricFamily(
+                "hotline_db_written_records",
+                "Call records written since the daemon started.",
+                value=written,
+            )
+
+    @staticmethod
+    def _live_families(snap: LiveSnapshot) -> Iterator[Metric]:
+        live = GaugeMetricFamily(
+            "hotline_calls_live",
+            "Calls in progress by state (ivr, waiting in a queue, talking to an agent).",
+            labels=["state"],
+        )
+        for state in CallState:
+            live.add_metric([state.value], float(snap.totals.get(state, 0)))
+        yield live
+        per_queue = {
+            "waiting": ("hotline_queue_waiting", "Callers waiting in the queue."),
+            "longest_wait_s": (
+                "hotline_queue_longest_wait_seconds",
+                "Wait so far of the longest-waiting caller in the queue.",
+            ),
+            "members": ("hotline_queue_members", "Agents that are members of the queue."),
+            "available": (
+                "hotline_queue_members_available",
+                "Members of the queue that are available to take a call.",
+            ),
+        }
+        for attr, (name, help_text) in per_queue.items():
+            family = GaugeMetricFamily(name, help_text, labels=["queue"])
+            for queue in snap.queues:
+                family.add_metric([queue.name], float(getattr(queue, attr)))
+            yield family
+        agents = GaugeMetricFamily("hotline_agents", "Agents by state.", labels=["state"])
+        counts = dict.fromkeys(AgentState, 0)
+        for agent in snap.agents:
+            counts[agent.state] += 1
+        for agent_state, n in counts.items():
+            agents.add_metric([agent_state.value], float(n))
+        yield agents
+        today = snap.today
+        outcomes = GaugeMetricFamily(
+            "hotline_today_calls",
+            "Citizen contacts finished today (reporting time zone) by outcome; resets at midnight.",
+            labels=["outcome"],
+        )
+        for outcome, n in sorted(today.by_outcome.items()):
+            outcomes.add_metric([outcome], float(n))
+        yield outcomes
+        figures = today.figures
+        ratios: Sequence[tuple[str, str, float | None]] = (
+            (
+                "hotline_today_service_level_ratio",
+                "Today's contacts answered within the service-level threshold / offered.",
+                figures.service_level,
+            ),
+            (
+                "hotline_today_abandonment_ratio",
+                "Today's contacts that left the queue before an answer / offered.",
+                figures.abandonment_rate,
+            ),
+            ("hotline_today_asa_seconds", "Today's average speed of answer.", figures.asa_s),
+            ("hotline_today_aht_seconds", "Today's average handling time.", figures.aht_s),
+            (
+                "hotline_today_satisfaction_ratio",
+                "Today's satisfied + basically satisfied / valid survey answers.",
+                figures.satisfaction_rate,
+            ),
+        )
+        for name, help_text, value in ratios:
+            if value is not None:
+                yield GaugeMetricFamily(name, help_text, value=value)
+
+
+def registry_for(
+    health: Callable[[], dict[str, Any]],
+    snapshot: Callable[[], LiveSnapshot],
+    extra: Sequence[Collector] = (),
+) -> CollectorRegistry:
+    """A registry of its own (never the process-global one) with the live collector and `extra`."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LiveCollector(health, snapshot))
+    for collector in extra:
+        registry.register(collector)
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The text exposition of one scrape."""
+    return generate_latest(registry)
+
+
+__all__ = ["CONTENT_TYPE", "LiveCollector", "exposition", "registry_for"]

@@ -1,0 +1,398 @@
+"""The endpoints of the supervisor API: the read handlers, and the one table that registers
+and documents every endpoint (reads, :mod:`telephony.api.writes`, the wallboard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any, Final
+
+from aiohttp import hdrs, web
+from sqlalchemy import Engine
+
+from storage.call_pages import CallFilter, page_calls
+from storage.queries import iter_calls
+from telephony.api import metrics
+from telephony.api.auth import Access, Principal
+from telephony.api.deps import (
+    DEPS_KEY,
+    current_status,
+    engine_of,
+    in_thread,
+    json_response,
+    parse_query,
+)
+from telephony.api.models import (
+    AllStatus,
+    CallOut,
+    CallPage,
+    CallQuery,
+    DispositionIn,
+    ErrorBody,
+    FiguresOut,
+    Health,
+    KpiGroup,
+    KpiQuery,
+    KpiReport,
+    PauseIn,
+    PbxEntry,
+    PbxStatus,
+    WriteDone,
+    call_of,
+    masked,
+)
+from telephony.api.openapi import Answer, Endpoint, Handler
+from telephony.api.wallboard import WALLBOARD_ENDPOINTS
+from telephony.api.writes import handle_disposition, handle_pause
+from telephony.calls.record import EXPORT_FIELDS, CallRecord, Kind
+from telephony.export import csv_cell
+from telephony.reports.kpi import Tally
+
+# --- read endpoints -------------------------------------------------------------------------------
+
+
+async def handle_health(request: web.Request) -> web.StreamResponse:
+    """200 while ok or degraded, 503 when down. Anonymous callers learn only the status once
+    tokens are configured (the details name the AMI user and the PBX address)."""
+    deps = request.app[DEPS_KEY]
+    body = deps.live.health()
+    status = body.get("status")
+    if status not in ("ok", "degraded", "down"):
+        status = "down"
+    if deps.auth.open or deps.auth.principal(request) is not None:
+        health = Health.model_validate({**body, "status": status})
+    else:
+        health = Health(status=status)
+    return web.Response(
+        text=health.model_dump_json(exclude_none=True),
+        status=200 if status in ("ok", "degraded") else 503,
+        content_type="application/json",
+    )
+
+
+async def handle_status(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """Live contacts (in IVR / waiting / talking, with their wait so far), queues, agents by
+    state and today's KPIs of this PBX. Callers are masked unless the token may see numbers."""
+    return web.Response(
+        text=request.app[DEPS_KEY].status_json(principal),
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+async def handle_status_all(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """Every PBX whose daemon publishes to this database: this one live, the others as of their
+    last publication (a few seconds old; ``stale`` when its daemon stopped publishing)."""
+    deps = request.app[DEPS_KEY]
+    local = current_status(deps, principal)
+    entries = [PbxEntry(published_at=local.now, age_s=0.0, stale=False, status=local)]
+    peers = deps.peers
+    if peers is not None:
+        for peer in list(peers.peers.values()):
+            # Wall-clock age: a PBX's own clock (the demo's simulated one) may run faster.
+            age = peers.wall() - peer.published_at.timestamp()
+            status = peer.status if principal.may_see_numbers else masked(peer.status)
+            entries.append(
+                PbxEntry(
+                    published_at=peer.published_at,
+                    age_s=round(max(0.0, age), 1),
+                    stale=peers.is_stale(peer.published_at),
+                    status=status,
+                )
+            )
+    entries.sort(key=lambda e: e.status.pbx)
+    return json_response(AllStatus(now=local.now, pbxs=entries))
+
+
+async def handle_status_stream(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """The live status as Server-Sent Events: one ``data:`` line of the /api/status body every
+    second, until the client goes away or the daemon stops."""
+    deps = request.app[DEPS_KEY]
+    response = web.StreamResponse(
+        headers={
+            hdrs.CONTENT_TYPE: "text/event-stream; charset=utf-8",
+            hdrs.CACHE_CONTROL: "no-cache",
+        }
+    )
+    await response.prepare(request)
+    try:
+        while not deps.stopping.is_set():
+            body = deps.status_json(principal)
+            await response.write(f"event: status\ndata: {body}\n\n".encode())
+            try:
+                await asyncio.wait_for(deps.stopping.wait(), deps.stream_interval_s)
+            except TimeoutError:
+                continue
+    except (ConnectionResetError, ConnectionError):
+        return response
+    return response
+
+
+async def handle_metrics(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """Prometheus text exposition (prometheus-client): health, live calls, queues, agents and
+    today's figures."""
+    deps = request.app[DEPS_KEY]
+    body = metrics.exposition(deps.registry)
+    response = web.Response(body=body)
+    response.headers[hdrs.CONTENT_TYPE] = metrics.CONTENT_TYPE
+    return response
+
+
+def _csv(records: list[CallOut]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_FIELDS)
+    for record in records:
+        row = record.model_dump(mode="json")
+        writer.writerow(csv_cell(name, row[name]) for name in EXPORT_FIELDS)
+    return out.getvalue()
+
+
+async def handle_calls(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """Finished call records, filtered, in export order, a page at a time; ``format=csv`` gives
+    the page as CSV (the columns of ``hotline calls --format csv``)."""
+    deps = request.app[DEPS_KEY]
+    query = parse_query(request, CallQuery)
+    engine = engine_of(deps)
+    where = CallFilter(
+        start=query.from_,
+        end=query.to,
+        pbx=query.pbx,
+        queue=query.queue,
+        agent=query.agent,
+        outcome=None if query.outcome is None else query.outcome.value,
+        kind=None if query.kind is None else query.kind.value,
+    )
+    total, records = await in_thread(
+        lambda: page_calls(engine, where, limit=query.limit, offset=query.offset)
+    )
+    items = [call_of(r, show_numbers=principal.may_see_numbers) for r in records]
+    if query.format == "csv":
+        return web.Response(
+            text=_csv(items),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"X-Total-Count": str(total)},
+        )
+    return json_response(CallPage(total=total, offset=query.offset, limit=query.limit, items=items))
+
+
+def _group_key(by: str, record: CallRecord, tz: tzinfo) -> str:
+    if by == "queue":
+        return record.queue or "(none)"
+    if by == "agent":
+        return record.agent or "(none)"
+    local = record.started_at.astimezone(tz) if record.started_at else None
+    if local is None:
+        return "(none)"
+    return local.date().isoformat() if by == "day" else f"{local.hour:02d}"
+
+
+def kpi_report(engine: Engine, query: KpiQuery, tz: tzinfo, service_level_s: float) -> KpiReport:
+    """KPIs of a period from the stored records, grouped (runs in a thread)."""
+    start = datetime.combine(query.from_, time(0), tz)
+    end = (
+        None
+        if query.to >= date.max
+        else datetime.combine(query.to + timedelta(days=1), time(0), tz)
+    )
+    total = Tally()
+    groups: dict[str, Tally] = {}
+    for record in iter_calls(engine, start=start, end=end, pbx=query.pbx):
+        if record.kind is not Kind.CITIZEN:
+            continue
+        total.add(record, service_level_s)
+        if query.by != "total":
+            key = _group_key(query.by, record, tz)
+            groups.setdefault(key, Tally()).add(record, service_level_s)
+    return KpiReport(
+        from_=query.from_,
+        to=query.to,
+        by=query.by,
+        total=FiguresOut.of(total.figures()),
+        groups=[
+            KpiGroup(key=key, figures=FiguresOut.of(t.figures()))
+            for key, t in sorted(groups.items())
+        ],
+    )
+
+
+async def handle_kpi(request: web.Request, principal: Principal) -> web.StreamResponse:
+    """KPIs of a period (GB/T 33358 definitions, see the README), in total and per queue, agent,
+    day or hour of day."""
+    deps = request.app[DEPS_KEY]
+    query = parse_query(request, KpiQuery)
+    engine = engine_of(deps)
+    report = await in_thread(lambda: kpi_report(engine, query, deps.tz, deps.service_level_s))
+    return json_response(report)
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+Guarded = Callable[[web.Request, Principal], Any]
+
+
+def _guard(access: Access, handler: Guarded) -> Handler:
+    async def run(request: web.Request) -> web.StreamResponse:
+        principal = request.app[DEPS_KEY].auth.authorize(request, access)
+        result: web.StreamResponse = await handler(request, principal)
+        return result
+
+    run.__doc__ = handler.__doc__
+    run.__name__ = handler.__name__
+    return run
+
+
+async def handle_openapi(request: web.Request) -> web.StreamResponse:
+    """This document."""
+    return web.json_response(request.app[OPENAPI_KEY])
+
+
+OPENAPI_KEY: Final = web.AppKey("openapi", dict)
+
+_OBJECT: Final = {"type": "object"}
+
+
+def _errors(*answers: tuple[int, str]) -> tuple[Answer, ...]:
+    return tuple(Answer(status, text, ErrorBody) for status, text in answers)
+
+
+ENDPOINTS: Final[tuple[Endpoint, ...]] = (
+    Endpoint(
+        "GET",
+        "/healthz",
+        "health",
+        "Health of the daemon",
+        Access.PUBLIC,
+        handle_health,
+        (Answer(200, "ok or degraded", Health), Answer(503, "down", Health)),
+    ),
+    Endpoint(
+        "GET",
+        "/api/openapi.json",
+        "openapi",
+        "This OpenAPI document",
+        Access.PUBLIC,
+        handle_openapi,
+        (Answer(200, "the document", schema=_OBJECT),),
+    ),
+    Endpoint(
+        "GET",
+        "/api/status",
+        "status",
+        "Live status of this PBX",
+        Access.READ,
+        _guard(Access.READ, handle_status),
+        (Answer(200, "the live picture", PbxStatus),),
+    ),
+    Endpoint(
+        "GET",
+        "/api/status/all",
+        "status_all",
+        "Live status of every PBX",
+        Access.READ,
+        _guard(Access.READ, handle_status_all),
+        (Answer(200, "every PBX publishing to this database", AllStatus),),
+    ),
+    Endpoint(
+        "GET",
+        "/api/status/stream",
+        "status_stream",
+        "Live status as Server-Sent Events",
+        Access.READ,
+        _guard(Access.READ, handle_status_stream),
+        (
+            Answer(
+                200,
+                "an endless event stream; each event's data is a PbxStatus",
+                media_type="text/event-stream",
+            ),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/metrics",
+        "metrics",
+        "Prometheus metrics",
+        Access.READ,
+        _guard(Access.READ, handle_metrics),
+        (Answer(200, "text exposition format 0.0.4", media_type="text/plain"),),
+    ),
+    Endpoint(
+        "GET",
+        "/api/calls",
+        "calls",
+        "Call records",
+        Access.READ,
+        _guard(Access.READ, handle_calls),
+        (
+            Answer(
+                200,
+                "a page of records (text/csv with format=csv; X-Total-Count holds the total)",
+                CallPage,
+                also=(("text/csv", {"type": "string"}),),
+            ),
+            *_errors((503, "no database attached, or it is failing")),
+        ),
+        query=CallQuery,
+        tag="records",
+    ),
+    Endpoint(
+        "GET",
+        "/api/reports/kpi",
+        "kpi",
+        "KPIs of a period",
+        Access.READ,
+        _guard(Access.READ, handle_kpi),
+        (
+            Answer(200, "the figures", KpiReport),
+            *_errors((503, "no database attached, or it is failing")),
+        ),
+        query=KpiQuery,
+        tag="records",
+    ),
+    Endpoint(
+        "POST",
+        "/api/calls/{call_id}/disposition",
+        "set_disposition",
+        "Set a contact's disposition",
+        Access.WRITE,
+        _guard(Access.WRITE, handle_disposition),
+        (
+            Answer(200, "the updated record", CallOut),
+            *_errors(
+                (404, "no such finished call"), (503, "no database attached, or it is failing")
+            ),
+        ),
+        body=DispositionIn,
+        path_params={"call_id": "the call's id (PBX id + Linkedid)"},
+        tag="writes",
+    ),
+    Endpoint(
+        "POST",
+        "/api/agents/pause",
+        "pause_agent",
+        "Pause or unpause an agent",
+        Access.WRITE,
+        _guard(Access.WRITE, handle_pause),
+        (
+            Answer(200, "the PBX accepted it", WriteDone),
+            *_errors(
+                (409, "the PBX refused it (no such interface or queue)"),
+                (503, "no PBX link, or it is not ready"),
+                (504, "the PBX did not answer in time"),
+            ),
+        ),
+        body=PauseIn,
+        tag="writes",
+    ),
+    *WALLBOARD_ENDPOINTS,
+)
+
+
+__all__ = ["ENDPOINTS", "OPENAPI_KEY", "kpi_report"]
