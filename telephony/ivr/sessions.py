@@ -162,8 +162,6 @@ class IvrService:
         live = self.sessions.get(channel)
         if live is None:
             return
-        if live.session.route is None:
-            self.stats.hangups += 1
         live.session.on_hangup()
         self._finish(channel)
 
@@ -173,6 +171,8 @@ class IvrService:
             return
         self.stats.finished += 1
         route = live.session.route
+        if route is not None and route.reason == "caller":
+            self.stats.hangups += 1
         log.info(
             "ivr: %s left menu %s: %s %s path %s",
             channel,

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from telephony.ami.codec import AmiCodec, Frame, FrameKind, ProtocolError
 from telephony.simulator import wire
@@ -39,6 +39,7 @@ from telephony.simulator.scenario import ScriptedCall, Simulation
 
 log = logging.getLogger("hotline.simulator.server")
 
+_T = TypeVar("_T")
 MAX_TICK = 0.25  # wall seconds between pump rounds when nothing is due sooner
 FLAT_PROFILE: tuple[float, ...] = (1.0,) * 24  # --flat: the same rate at every hour
 
@@ -370,6 +371,14 @@ class SimulatorServer:
         handle = self.sim.place_call(**script)
         self._wake.set()
         return handle
+
+    def act(self, fn: Callable[[Simulation], _T]) -> _T:
+        """Run ``fn(sim)`` now (e.g. place a menu caller) and send what it emitted."""
+        self.sync()
+        result = fn(self.sim)
+        self.broadcast(self.sim.take())
+        self._wake.set()
+        return result
 
     async def run_for(self, sim_seconds: float) -> None:
         """Wait until ``sim_seconds`` of simulated time have passed (a test convenience)."""
