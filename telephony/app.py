@@ -38,6 +38,7 @@ from telephony.calls.clock import StreamClock
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.config import Settings, load_settings
+from telephony.ivr.runtime import IvrRuntime
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
 from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
@@ -126,6 +127,7 @@ class Daemon:
             on_ready=self._resync,
             deliver_responses=True,
         )
+        self.ivr = IvrRuntime(s.ivr, self.link, clock=wall) if s.ivr.enabled else None
         self._resyncs = _Resyncs()
         self._runner: Any = None
         self.http_port: int | None = None
@@ -153,6 +155,8 @@ class Daemon:
 
     def _on_event(self, frame: Frame) -> None:
         self.pipeline.feed(frame)
+        if self.ivr is not None:
+            self.ivr.observe_frame(frame)
 
     def _records_finished(self, records: list[CallRecord]) -> None:
         if self.writer is not None:
@@ -224,6 +228,8 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         await self.link.start()
+        if self.ivr is not None:
+            await self.ivr.start(self._engine)
         self.started.set()
         log.info(
             "hotline %s: following %s:%d, status on http://%s:%d/api/status",
@@ -276,6 +282,8 @@ class Daemon:
         self._stopped.set()
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
+        if self.ivr is not None:
+            await self.ivr.stop()
         await self.link.stop()
         await self.recording.close()
         if self._runner is not None:

@@ -212,6 +212,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from telephony.config import check_config
 
     problems = check_config(Path(args.file))
+    if not problems:
+        from telephony.config import load_settings
+        from telephony.ivr.runtime import check_ivr
+
+        problems = check_ivr(load_settings(Path(args.file)).ivr)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from telephony.ami import agi
 from telephony.ami.actions import ActionSender, Setvar
-from telephony.ami.codec import AmiError, Frame
+from telephony.ami.codec import AmiError, Frame, FrameKind
 from telephony.ivr.engine import MenuSession, Send
 from telephony.ivr.menus import Menu
 
@@ -34,8 +34,8 @@ HEARTBEAT_VAR = "HOTLINE_HEARTBEAT"
 WATCHED = frozenset({"AsyncAGIStart", "AsyncAGIExec", "AsyncAGIEnd", "Hangup"})
 """The events this service reads."""
 
-Announcements = Callable[[], Mapping[str | None, Sequence[str]]]
-"""Sounds to play now: key None before every menu, a queue name when routed to that queue."""
+Announcements = Callable[[str], Mapping[str | None, Sequence[str]]]
+"""Sounds to play now in a language: key None before every menu, a queue name before it."""
 Finished = Callable[[agi.AgiStart, MenuSession], None]
 """Told once per session when it ends (route set, or the caller hung up)."""
 
@@ -79,7 +79,7 @@ class IvrService:
         self.sender = sender
         self.menus = dict(menus)
         self.default_menu = default_menu or (next(iter(self.menus)) if self.menus else None)
-        self.announcements = announcements or dict
+        self.announcements: Announcements = announcements or (lambda _language: {})
         self.on_finished = on_finished
         self.clock = clock
         self.guard_s = guard_s
@@ -96,7 +96,7 @@ class IvrService:
     def observe_frame(self, frame: Frame) -> None:
         """Feed every AMI event frame; all but the AsyncAGI ones are skipped at once."""
         name = frame.name
-        if name not in WATCHED:
+        if name not in WATCHED or frame.kind is not FrameKind.EVENT:
             return
         try:
             if name == "AsyncAGIStart":
@@ -124,11 +124,12 @@ class IvrService:
         if start.channel in self.sessions:
             self._finish(start.channel)
         self._counter += 1
+        language = start.language if start.language in menu.languages else menu.language
         session = MenuSession(
             menu,
             session_id=f"ivr{self._counter}",
-            language=start.language,
-            announcements=self._announcements(),
+            language=language,
+            announcements=self._announcements(language),
             guard_s=self.guard_s,
             prompt_s=self.prompt_s,
         )
@@ -138,9 +139,9 @@ class IvrService:
         log.info("ivr: %s entered menu %s", start.channel, menu.name)
         self._send(live, session.start(self._now()))
 
-    def _announcements(self) -> Mapping[str | None, Sequence[str]]:
+    def _announcements(self, language: str) -> Mapping[str | None, Sequence[str]]:
         try:
-            return self.announcements()
+            return self.announcements(language)
         except Exception:  # an announcement store that fails must not block the menu
             log.exception("ivr: announcements unavailable; menu without them")
             return {}
