@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from telephony.app import Daemon
 from telephony.config import load_settings
 from telephony.logs import setup_logging
 from telephony.service import run_until_signalled
+
+
+def _demo_menus() -> Path | None:
+    """The repository's ``ivr_prompts`` (present in a checkout, not in a wheel)."""
+    path = Path(__file__).resolve().parents[1] / "ivr_prompts"
+    return path if path.is_dir() else None
 
 
 async def run_demo(
@@ -49,8 +56,22 @@ async def run_demo(
         "HOTLINE_RECORDING__MODE": "dialplan",
         "HOTLINE_RECORDING__RETENTION_DAYS": "0",
     }
+    menus = _demo_menus()
+    if menus is not None:  # an editable install: half the callers walk the AsyncAGI menus
+        env |= {
+            "HOTLINE_IVR__ENABLED": "true",
+            "HOTLINE_IVR__MENUS": str(menus),
+            "HOTLINE_IVR__HEARTBEAT_INTERVAL_S": "1",
+        }
     settings = load_settings(None, env=env)
     daemon = Daemon(settings)
+    if daemon.ivr is not None:
+        from telephony.simulator.menu_callers import menu_traffic
+
+        daemon.ivr.use_clock(lambda: sim.sim.now)  # the simulated PBX's EPOCH
+        # One wall second of heartbeat period is `speed` simulated seconds on this PBX.
+        max_age = int(max(20.0, 3 * speed))
+        sim.act(lambda s: menu_traffic(s, calls_per_hour / 2, heartbeat_max_age_s=max_age))
     try:
         print(f"hotline demo: PBX simulator (AMI) on {host}:{port}, {agents} agents, x{speed} time")
         start_task = asyncio.create_task(run_until_signalled(daemon, None))

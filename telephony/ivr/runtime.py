@@ -85,6 +85,11 @@ class IvrRuntime:
         )
         self._tasks: list[asyncio.Task[None]] = []
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Read the PBX's time from ``clock`` (the demo's PBX runs on simulated time)."""
+        self.clock = clock
+        self.service.clock = clock
+
     def observe_frame(self, frame: Frame) -> None:
         """Every frame the link delivers."""
         self.service.observe_frame(frame)

@@ -385,3 +385,46 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     return value.replace('\\"', '"').replace("\\\\", "\\")
+
+
+def menu_traffic(
+    sim: Simulation,
+    calls_per_hour: float,
+    *,
+    menu: str = "hotline",
+    heartbeat_max_age_s: int = 20,
+) -> None:
+    """Start Poisson arrivals of menu callers with varied scripts (``hotline demo``)."""
+    if calls_per_hour <= 0:
+        return
+    rng = sim.rng
+
+    def script() -> list[str | None]:
+        first = rng.choices(["1", "2", "3", "4", "9", "0", "7", None], [40, 20, 10, 5, 5, 5, 5, 10])
+        keys: list[str | None] = [None, first[0]]
+        if first[0] == "2":
+            keys.append(rng.choice(["1", "2", "*"]))
+            if keys[-1] == "*":
+                keys += [None, "1"]
+        elif first[0] in ("9", "7"):
+            keys += [None, "1"]
+        elif first[0] is None:
+            keys += [None] * 4
+        if rng.random() < 0.05:
+            keys.insert(1, HANGUP)
+        return keys
+
+    def arrivals() -> Generator[Any, Any, None]:
+        while True:
+            yield rng.expovariate(calls_per_hour / 3600.0)
+            plan = CallPlan(
+                end_by=EndBy.AGENT if rng.random() < 0.5 else EndBy.CALLER,
+                talk_s=rng.lognormvariate(4.5, 0.5),
+                ring_s=rng.uniform(1.0, 6.0),
+                patience_s=rng.uniform(40.0, 240.0),
+            )
+            place_menu_call(
+                sim, script(), menu=menu, plan=plan, heartbeat_max_age_s=heartbeat_max_age_s
+            )
+
+    sim.flows.spawn(arrivals(), "menu-arrivals")
