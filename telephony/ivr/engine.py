@@ -178,12 +178,13 @@ class MenuSession:
                 self._no_key(PATH_TIMEOUT)
         return self._next()
 
-    def on_hangup(self) -> list[Send]:
-        """The caller hung up (or AsyncAGI ended): the session is over."""
+    def on_hangup(self, reason: str = "caller") -> list[Send]:
+        """The caller hung up, or AsyncAGI ended without our break (``reason`` says which):
+        the session is over."""
         if not self.done:
             self.done = True
             if self.route is None:
-                self.route = Route(RouteKind.HANGUP, reason="caller")
+                self.route = Route(RouteKind.HANGUP, reason=reason)
             self._plan.clear()
             self._inflight = None
         return []

@@ -55,6 +55,7 @@ class IvrStats:
     started: int = 0
     finished: int = 0
     hangups: int = 0
+    lost: int = 0  # AsyncAGI ended without our break (the lease ran out; the dialplan took over)
     agi_errors: int = 0
     send_failures: int = 0
     ignored: int = 0
@@ -104,7 +105,8 @@ class IvrService:
             elif name == "AsyncAGIExec":
                 self._on_exec(frame)
             else:
-                self._on_end(frame.get("Channel") or "")
+                reason = "caller" if name == "Hangup" else "agi-ended"
+                self._on_end(frame.get("Channel") or "", reason)
         except agi.AgiError as exc:
             log.warning("ivr: frame #%d (%s): %s", frame.index, name, exc)
 
@@ -159,11 +161,11 @@ class IvrService:
         if live.session.done:
             self._finish(live.start.channel)
 
-    def _on_end(self, channel: str) -> None:
+    def _on_end(self, channel: str, reason: str) -> None:
         live = self.sessions.get(channel)
         if live is None:
             return
-        live.session.on_hangup()
+        live.session.on_hangup(reason)
         self._finish(channel)
 
     def _finish(self, channel: str) -> None:
@@ -174,6 +176,8 @@ class IvrService:
         route = live.session.route
         if route is not None and route.reason == "caller":
             self.stats.hangups += 1
+        elif route is not None and route.reason == "agi-ended":
+            self.stats.lost += 1
         log.info(
             "ivr: %s left menu %s: %s %s path %s",
             channel,
