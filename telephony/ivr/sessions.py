@@ -45,6 +45,7 @@ class _Live:
     start: agi.AgiStart
     session: MenuSession
     started_at: float
+    last_activity: float = 0.0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -88,6 +89,8 @@ class IvrService:
         self.sessions: dict[str, _Live] = {}
         self.stats = IvrStats()
         self._counter = 0
+        # Command ids differ from a previous run's, so a late result of one is never ours.
+        self._run_tag = f"{int(clock()) % 1_000_000:x}"
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -129,13 +132,13 @@ class IvrService:
         language = start.language if start.language in menu.languages else menu.language
         session = MenuSession(
             menu,
-            session_id=f"ivr{self._counter}",
+            session_id=f"ivr{self._run_tag}.{self._counter}",
             language=language,
             announcements=self._announcements(language),
             guard_s=self.guard_s,
             prompt_s=self.prompt_s,
         )
-        live = _Live(start, session, self.clock())
+        live = _Live(start, session, self.clock(), self.clock())
         self.sessions[start.channel] = live
         self.stats.started += 1
         log.info("ivr: %s entered menu %s", start.channel, menu.name)
@@ -153,6 +156,7 @@ class IvrService:
         command_id = frame.get("CommandId") or frame.get("CommandID") or ""
         if live is None or not command_id:
             return
+        live.last_activity = self.clock()
         result = agi.parse_result(frame.get("Result") or "")
         if not result.ok and not result.hung_up:
             self.stats.agi_errors += 1
@@ -213,6 +217,17 @@ class IvrService:
                 live.session.on_hangup()
                 self._finish(live.start.channel)
 
+    def sweep(self) -> int:
+        """End sessions that heard nothing for longer than any lease (a result lost while the
+        link was down: the PBX has long handed that caller to the queue). How many ended."""
+        limit = self.guard_s + self.prompt_s + 60.0
+        now = self.clock()
+        stale = [ch for ch, live in self.sessions.items() if now - live.last_activity > limit]
+        for channel in stale:
+            self.sessions[channel].session.on_hangup("stale")
+            self._finish(channel)
+        return len(stale)
+
     # -- heartbeat ------------------------------------------------------------------------------
 
     async def beat(self) -> None:
@@ -227,6 +242,8 @@ class IvrService:
                 await self.beat()
             except AmiError as exc:
                 log.debug("ivr: heartbeat not sent: %s", exc)
+            if swept := self.sweep():
+                log.info("ivr: %d session(s) without news dropped", swept)
             await asyncio.sleep(interval_s)
 
     async def close(self) -> None:

@@ -170,3 +170,16 @@ async def test_daemon_gone_mid_menu_the_caller_still_reaches_an_operator(rig: Ri
     await rig.wait([call], 0)
     assert call.fallback == "lease"
     assert call.queue == "hotline"
+
+
+async def test_a_session_whose_results_are_lost_is_swept(rig: Rig) -> None:
+    await beat(rig)
+    rig.server.act(lambda sim: place_menu_call(sim, [None, None, None]))
+    async with asyncio.timeout(10):
+        while not rig.ivr.sessions:
+            await asyncio.sleep(0.01)
+    assert rig.ivr.sweep() == 0  # fresh
+    clock = rig.ivr.clock
+    rig.ivr.clock = lambda: clock() + rig.ivr.guard_s + rig.ivr.prompt_s + 61
+    assert rig.ivr.sweep() == 1
+    assert rig.ivr.sessions == {}
