@@ -8,22 +8,22 @@ clock: :meth:`MenuSession.start` and :meth:`MenuSession.on_result` take the time
 :class:`Send` (``command_id`` + :class:`~telephony.ami.agi.AgiCommand`); exactly one command is
 in flight at a time, so results can never be confused. :meth:`MenuSession.on_hangup` ends it.
 
-What the caller hears, in order: a *lease* (``SET VARIABLE TIMEOUT(absolute)``; see below), the
-announcements for everyone, then per node its prompts — all but the last with ``STREAM FILE``
-interruptible by any key, the last with ``GET DATA`` (one digit, the node's timeout). A key
-looks up the node's action (the operator key works everywhere); no key or an unknown key plays
-the node's timeout / invalid prompt and the node again, and after ``retries`` more tries the
-caller goes to the operator queue. A route that ends the menu sets ``HOTLINE_ROUTE``,
-``HOTLINE_QUEUE``, ``HOTLINE_QUEUE_PRIORITY``, ``HOTLINE_RESULT``, ``HOTLINE_LANGUAGE`` and
-``HOTLINE_IVR_PATH`` (the keys pressed, ``/``-joined; the tracker puts it on the call record),
-clears the lease and sends ``ASYNCAGI BREAK``: the dialplan continues to the queue (or plays
-the self-service information, or hangs up).
+What the caller hears, in order: the announcements for everyone, then per node its prompts — all
+but the last with ``STREAM FILE`` interruptible by any key, the last with ``GET DATA`` (one digit,
+the node's timeout). A key looks up the node's action (the operator key works everywhere); no key
+or an unknown key plays the node's timeout / invalid prompt and the node again, and after
+``retries`` more tries the caller goes to the operator queue. A route that ends the menu sets
+``HOTLINE_ROUTE``, ``HOTLINE_QUEUE``, ``HOTLINE_QUEUE_PRIORITY``, ``HOTLINE_RESULT``,
+``HOTLINE_LANGUAGE`` and ``HOTLINE_IVR_PATH`` (the keys pressed, ``/``-joined; the tracker puts it
+on the call record), clears the lease and sends ``ASYNCAGI BREAK``: the dialplan continues to the
+queue (or plays the self-service information, or hangs up).
 
-The lease is how a caller is never stranded if hotline dies mid-menu: before each node the engine
-sets ``TIMEOUT(absolute)`` to the node's worst case plus ``guard_s``; if no command comes, the
-PBX's absolute timeout fires, AGI returns and the dialplan's ``T`` extension sends the caller to
-the default queue. The dialplan sets a short first lease before ``AGI(agi:async)``, so a session
-the daemon never picks up falls through the same way.
+The lease is how a caller is never stranded if hotline dies mid-menu: before every sound the
+engine sets ``TIMEOUT(absolute)`` to ``prompt_s`` (the longest prompt) plus the key timeout plus
+``guard_s``; if no command comes, the PBX's absolute timeout fires, AGI returns and the
+dialplan's ``T`` extension sends the caller to the default queue. The dialplan sets a short
+first lease before ``AGI(agi:async)``, so a session the daemon never picks up falls through the
+same way.
 
 An AGI error (code 5xx) on any command sends the caller to the operator queue; a hang-up
 (``result=-1``, code 511, or :meth:`on_hangup`) ends the session with route ``hangup``.
