@@ -15,7 +15,8 @@ API (what other features, e.g. the survey IVR, build on):
   ``ASYNCAGI BREAK``.
 - :class:`telephony.ivr.sessions.IvrService` ``(sender, menus, default_menu=, announcements=,
   on_finished=)`` — the shell: feed it every event frame (``observe_frame``); a channel running
-  ``AGI(agi:async,NAME)`` gets menu ``NAME`` (no argument: the default menu);
+  ``AGI(agi:async,NAME[,LANGUAGE])`` gets menu ``NAME`` (no argument: the default menu) in
+  ``LANGUAGE`` (default: the menu's first language);
   ``on_finished(AgiStart, MenuSession)`` is told the outcome. ``heartbeat(interval)`` keeps the
   global ``HOTLINE_HEARTBEAT`` fresh for the dialplan's fallback.
 - :mod:`telephony.ivr.calendar` — business hours and holidays (``Calendar.is_open(when)``).

@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 A :class:`MenuSession` is a state machine per AsyncAGI channel. It never waits and never reads a
 clock: :meth:`MenuSession.start` and :meth:`MenuSession.on_result` take the time (an aware
-``datetime``, for business calendars) and return the next AGI command to send as a
-:class:`Send` (``command_id`` + :class:`~telephony.ami.agi.AgiCommand`); exactly one command is
-in flight at a time, so results can never be confused. :meth:`MenuSession.on_hangup` ends it.
+``datetime``, for business calendars) and return the next AGI commands to send as a :class:`Send`
+(``command_id`` + :class:`~telephony.ami.agi.AgiCommand`); exactly one command is tracked at a time
+(leases and variables ride along with it), so results cannot be confused.
+:meth:`MenuSession.on_hangup` ends it.
 
 What the caller hears, in order: the announcements for everyone, then per node its prompts — all
 but the last with ``STREAM FILE`` interruptible by any key, the last with ``GET DATA`` (one digit,
@@ -302,17 +303,26 @@ class MenuSession:
         self._plan.append(_Step(_Purpose.BREAK, agi.asyncagi_break()))
 
     def _next(self) -> list[Send]:
-        if self.done or self._inflight is not None or not self._plan:
+        """The next batch: commands whose result does not matter (leases, variables) go out
+        together with the next one that does (a sound, the break), which alone is tracked.
+        Asterisk runs queued AGI commands back to back, but polls for new ones only every
+        100 ms, so a batch saves a tenth of a second of silence per command."""
+        if self.done or self._inflight is not None:
             return []
-        step = self._plan.popleft()
-        if step.purpose in _SOUND and not step.leased:
-            # Each sound renews the lease, so a daemon that dies leaves the caller waiting at
-            # most one prompt plus guard_s before the dialplan's T extension takes over.
-            step.leased = True
-            self._plan.appendleft(step)
-            seconds = int(self.guard_s + self.prompt_s + step.wait_s)
-            step = _Step(_Purpose.LEASE, agi.set_variable(LEASE_VAR, str(seconds)))
-        self._seq += 1
-        command_id = f"{self.session_id}-{self._seq}"
-        self._inflight = (command_id, step)
-        return [Send(command_id, step.command)]
+        sends: list[Send] = []
+        while self._plan:
+            step = self._plan.popleft()
+            if step.purpose in _SOUND and not step.leased:
+                # Each sound renews the lease, so a daemon that dies leaves the caller waiting
+                # at most one prompt plus guard_s before the dialplan's T extension takes over.
+                step.leased = True
+                self._plan.appendleft(step)
+                seconds = int(self.guard_s + self.prompt_s + step.wait_s)
+                step = _Step(_Purpose.LEASE, agi.set_variable(LEASE_VAR, str(seconds)))
+            self._seq += 1
+            command_id = f"{self.session_id}-{self._seq}"
+            sends.append(Send(command_id, step.command))
+            if step.purpose not in (_Purpose.LEASE, _Purpose.SETVAR):
+                self._inflight = (command_id, step)
+                break
+        return sends

@@ -129,7 +129,10 @@ class IvrService:
         if start.channel in self.sessions:
             self._finish(start.channel)
         self._counter += 1
-        language = start.language if start.language in menu.languages else menu.language
+        # The dialplan names the language (AGI(agi:async,MENU,LANGUAGE)); a channel's own
+        # language is Asterisk's default 'en' on most trunks, so it is not a caller's choice.
+        wanted = start.args[1] if len(start.args) > 1 else ""
+        language = wanted if wanted in menu.languages else menu.language
         session = MenuSession(
             menu,
             session_id=f"ivr{self._run_tag}.{self._counter}",
@@ -199,15 +202,23 @@ class IvrService:
     # -- sending --------------------------------------------------------------------------------
 
     def _send(self, live: _Live, sends: list[Send]) -> None:
-        for send in sends:
-            task = asyncio.get_running_loop().create_task(self._send_one(live, send))
-            live.tasks.add(task)
-            task.add_done_callback(live.tasks.discard)
+        if not sends:
+            return
+        task = asyncio.get_running_loop().create_task(self._send_batch(live, sends))
+        live.tasks.add(task)
+        task.add_done_callback(live.tasks.discard)
 
-    async def _send_one(self, live: _Live, send: Send) -> None:
+    async def _send_batch(self, live: _Live, sends: list[Send]) -> None:
+        """Send in order (each AGI action is answered at once; the command runs later)."""
+        for send in sends:
+            if not await self._send_one(live, send):
+                return
+
+    async def _send_one(self, live: _Live, send: Send) -> bool:
         action = send.command.action(live.start.channel, send.command_id)
         try:
             await self.sender.send(action)
+            return True
         except AmiError as exc:
             # "Channel … does not exist": the caller is gone; or the link dropped (the lease
             # hands the caller to the queue, a new session starts if AGI is re-entered).
@@ -216,6 +227,7 @@ class IvrService:
             if self.sessions.get(live.start.channel) is live:
                 live.session.on_hangup()
                 self._finish(live.start.channel)
+            return False
 
     def sweep(self) -> int:
         """End sessions that heard nothing for longer than any lease (a result lost while the

@@ -9,7 +9,8 @@ played by the simulator, so the IVR engine can be tested end to end over a real 
 2. the heartbeat check: the global ``HOTLINE_HEARTBEAT`` (set by hotline with ``Setvar``) must be
    at most ``heartbeat_max_age_s`` old, otherwise the caller hears the fallback greeting and goes
    straight to the default queue (``fallback = "heartbeat"``);
-3. ``Set(TIMEOUT(absolute)=<first lease>)`` and ``AGI(agi:async,<menu>)``: ``AsyncAGIStart``.
+3. ``Set(TIMEOUT(absolute)=<first lease>)`` and ``AGI(agi:async,<menu>,<language>)``:
+   ``AsyncAGIStart``.
    Commands arrive as AMI ``AGI`` actions (the simulator routes them here through
    ``Flows.agi``); each runs with the events Asterisk emits (``AGIExecStart``/``End``, CEL
    streams, ``VarSet``, ``AsyncAGIExec`` with the ``CommandId``). A prompt that takes keys
@@ -80,6 +81,7 @@ def place_menu_call(
     keys: Script,
     *,
     menu: str = "hotline",
+    language: str = "zh",
     plan: CallPlan | None = None,
     caller: str | None = None,
     key_delay_s: float = 0.8,
@@ -96,6 +98,7 @@ def place_menu_call(
     elif plan.caller_num in ("", "<unknown>"):
         plan.caller_num = f"7917{int(sim.now) % 10_000_000:07d}"
     flow = _MenuFlow(sim, call, plan, menu, key_delay_s, sound_s, first_lease_s)
+    flow.language = language
     flow.heartbeat_max_age_s = heartbeat_max_age_s
     sim.flows.spawn(flow.run(), "menu-caller", at=at)
     return call
@@ -124,6 +127,7 @@ class _MenuFlow:
         self.sound_s = sound_s
         self.first_lease_s = first_lease_s
         self.heartbeat_max_age_s = 20
+        self.language = "zh"
         self.lease_until: float | None = None
 
     # -- the dialplan ---------------------------------------------------------------------------
@@ -219,7 +223,7 @@ class _MenuFlow:
         pbx, ch = self.pbx, inbound.ch
         pbx.newexten(ch, "Set", f"TIMEOUT(absolute)={self.first_lease_s}", priority=3)
         self.lease_until = self.sim.now + self.first_lease_s
-        pbx.newexten(ch, "AGI", f"agi:async,{self.menu}", priority=4)
+        pbx.newexten(ch, "AGI", f"agi:async,{self.menu},{self.language}", priority=4)
         session = AgiSession(ch, None)
         session.proc = self.flows.kernel.current
         self.flows.agi[ch.name] = session
@@ -257,6 +261,7 @@ class _MenuFlow:
             ("agi_enhanced", "0.0"),
             ("agi_accountcode", ""),
             ("agi_arg_1", self.menu),
+            ("agi_arg_2", self.language),
         ]
         text = "".join(f"{k}: {v}\n" for k, v in env) + "\n"
         return urllib.parse.quote(text, safe=_URI_SAFE)

@@ -92,7 +92,8 @@ def test_contexts_and_extensions_the_code_relies_on() -> None:
     assert f"${{GLOBAL({HEARTBEAT_VAR})}}" in text
     assert f"Set({LEASE_VAR}=5)" in text
     assert menu_callers.place_menu_call.__kwdefaults__["first_lease_s"] == 5
-    assert "AGI(agi:async,${HOTLINE_MENU})" in text
+    assert "AGI(agi:async,${HOTLINE_MENU},${HOTLINE_LANGUAGE})" in text
+    assert "Set(HOTLINE_LANGUAGE=zh)" in text
     assert f"Set({LEASE_VAR}=0)" in "\n".join(ctx["hotline-inbound"])
     menu = re.search(r"Set\(HOTLINE_MENU=([\w-]+)\)", text)
     assert menu is not None

@@ -117,7 +117,7 @@ def test_language_switch_repeats_the_node_in_english(menu: Menu) -> None:
     assert s.path == ["9", "1"]
 
 
-def test_channel_language_is_used_when_the_menu_has_it(menu: Menu) -> None:
+def test_session_language_when_the_menu_has_it(menu: Menu) -> None:
     s = session(menu, language="en")
     run = play(s, ["1"], OPEN)
     assert run.heard == ["hotline/en/welcome"]
@@ -181,11 +181,14 @@ def test_a_failing_break_ends_without_looping(menu: Menu) -> None:
 def test_stale_or_foreign_results_are_ignored(menu: Menu) -> None:
     s = session(menu)
     first = s.start(OPEN)
-    assert len(first) == 1
-    assert s.on_result("other-1", parse_result("200%20result%3D1%0A"), OPEN) == []
-    nxt = s.on_result(first[0].command_id, parse_result("200%20result%3D1%0A"), OPEN)
-    assert len(nxt) == 1
-    assert nxt[0].command_id != first[0].command_id
+    # The lease rides along with the first sound; only the sound is waited for.
+    assert [x.command.verb for x in first] == ["SET VARIABLE", "STREAM FILE"]
+    ok = parse_result("200%20result%3D0%0A")
+    assert s.on_result("other-1", ok, OPEN) == []
+    assert s.on_result(first[0].command_id, ok, OPEN) == []  # the lease's result
+    nxt = s.on_result(first[1].command_id, ok, OPEN)
+    assert [x.command.verb for x in nxt] == ["SET VARIABLE", "GET DATA"]
+    assert nxt[0].command_id not in {x.command_id for x in first}
 
 
 def test_announcements_before_the_menu_and_before_a_queue(menu: Menu) -> None:
