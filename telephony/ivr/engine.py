@@ -183,9 +183,9 @@ class MenuSession:
         """The caller hung up, or AsyncAGI ended without our break (``reason`` says which):
         the session is over."""
         if not self.done:
+            # Before our break ran, a route chosen is moot: the caller (or AGI) left first.
             self.done = True
-            if self.route is None:
-                self.route = Route(RouteKind.HANGUP, reason=reason)
+            self.route = Route(RouteKind.HANGUP, reason=reason)
             self._plan.clear()
             self._inflight = None
         return []
@@ -223,7 +223,15 @@ class MenuSession:
             self._no_key(PATH_INVALID)
             return
         self.path.append(key)
+        # The path so far rides along with the next command: a caller who hangs up later in
+        # the menu still has the keys they pressed on the record.
+        self._plan.append(
+            _Step(_Purpose.SETVAR, agi.set_variable("HOTLINE_IVR_PATH", self._joined()))
+        )
         self._do(action, node)
+
+    def _joined(self) -> str:
+        return "/".join(self.path)
 
     def _no_key(self, why: str) -> None:
         node = self.menu.nodes[self.node]
@@ -295,7 +303,7 @@ class MenuSession:
             "HOTLINE_QUEUE_PRIORITY": str(route.priority),
             "HOTLINE_RESULT": route.result,
             "HOTLINE_LANGUAGE": self.language,
-            "HOTLINE_IVR_PATH": "/".join(self.path),
+            "HOTLINE_IVR_PATH": self._joined(),
         }
         for name, value in values.items():
             self._plan.append(_Step(_Purpose.SETVAR, agi.set_variable(name, value)))

@@ -248,12 +248,16 @@ class IvrService:
         self.stats.heartbeats += 1
 
     async def heartbeat(self, interval_s: float) -> None:
-        """Beat every ``interval_s`` until cancelled; failures are logged and retried."""
+        """Beat every ``interval_s`` until cancelled; a failed beat is retried after 0.5 s."""
         while True:
             try:
                 await self.beat()
             except AmiError as exc:
+                # Not connected yet (or any more): retry soon, so the first beat after a
+                # (re)connect lands within half a second and callers get the menu again.
                 log.debug("ivr: heartbeat not sent: %s", exc)
+                await asyncio.sleep(min(interval_s, 0.5))
+                continue
             if swept := self.sweep():
                 log.info("ivr: %d session(s) without news dropped", swept)
             await asyncio.sleep(interval_s)

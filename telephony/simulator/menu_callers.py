@@ -16,7 +16,8 @@ played by the simulator, so the IVR engine can be tested end to end over a real 
    streams, ``VarSet``, ``AsyncAGIExec`` with the ``CommandId``). A prompt that takes keys
    (``GET DATA``, ``STREAM FILE`` with escape digits) consumes the next item of the caller's
    script: a key (pressed after ``key_delay_s``), ``None`` (listens to the end; GET DATA then
-   times out) or ``"hangup"`` (hangs up during the prompt: ``result=-1``, then hang-up);
+   times out) or ``"hangup"`` (hangs up during the prompt: ``result=-1``, then hang-up; any
+   sound, announcements and information too, takes a ``"hangup"``);
 4. ``SET VARIABLE TIMEOUT(absolute) N`` renews the lease; if it runs out while no command comes
    (hotline died), AGI ends and the ``T`` extension sends the caller to the default queue
    (``fallback = "lease"``);
@@ -357,7 +358,9 @@ class _MenuFlow:
         sound = words[2]
         escape = _unquote(words[3]) if verb != "GET DATA" and len(words) > 3 else ""
         takes_keys = verb == "GET DATA" or bool(escape)
-        item = self.call.keys.pop(0) if takes_keys and self.call.keys else None
+        # A key needs a prompt that takes keys; a hang-up can come during any sound.
+        takes = takes_keys or self.call.keys[:1] == [HANGUP]
+        item = self.call.keys.pop(0) if takes and self.call.keys else None
         self.call.heard.append(sound)
         pbx.cel(ch, "STREAM_BEGIN", f'{{"sound":"{sound}","format":"slin","language":"zh"}}')
         inbound.stream = None

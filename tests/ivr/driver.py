@@ -34,7 +34,8 @@ def play(
     errors: dict[str, str] | None = None,
     limit: int = 500,
 ) -> Run:
-    """Walk ``session``: each sound that takes keys consumes the next script item.
+    """Walk ``session``: each sound that takes keys consumes the next script item (any sound
+    consumes a :data:`HANGUP`).
 
     An item is a key (pressed during that prompt), ``None`` (no key) or :data:`HANGUP`.
     ``errors`` maps a command verb prefix to an error reply (``"510 Invalid or unknown command"``).
@@ -58,7 +59,9 @@ def play(
         elif text.startswith(("STREAM FILE", "GET DATA")):
             run.heard.append(words[2])
             interruptible = text.startswith("GET DATA") or words[3] != '""'
-            item = script.pop(0) if interruptible and script else None
+            # A key needs a prompt that takes keys; a hang-up can happen during any sound.
+            takes = interruptible or (script[:1] == [HANGUP])
+            item = script.pop(0) if takes and script else None
             if item == HANGUP:
                 reply = "200 result=-1"
             elif text.startswith("GET DATA"):

@@ -160,6 +160,7 @@ def test_hangup_mid_prompt(menu: Menu) -> None:
     assert s.route is not None
     assert (s.route.kind, s.route.reason) == (RouteKind.HANGUP, "caller")
     assert "ASYNCAGI BREAK" not in run.commands
+    assert "HOTLINE_IVR_PATH" not in run.variables  # no key pressed
     assert s.on_result("t-99", parse_result("200%20result%3D0%0A"), OPEN) == []
 
 
@@ -223,3 +224,12 @@ keys."1" = { goto = "a" }
     assert s.route is not None
     assert s.route.reason == "loop"
     assert s.path == ["1"] * 5
+
+
+def test_hangup_during_self_service_keeps_the_keys_pressed(menu: Menu) -> None:
+    s = session(menu)
+    run = play(s, [None, "2", "1", HANGUP], OPEN)  # hangs up during the information
+    assert run.variables["HOTLINE_IVR_PATH"] == "2/1"
+    assert "ASYNCAGI BREAK" not in run.commands
+    assert s.route is not None
+    assert (s.route.kind, s.route.reason) == (RouteKind.HANGUP, "caller")

@@ -136,6 +136,17 @@ async def test_caller_hangs_up_mid_prompt(rig: Rig) -> None:
     assert "ASYNCAGI BREAK" not in call.commands
 
 
+async def test_hangup_during_self_service_information_keeps_the_path(rig: Rig) -> None:
+    await beat(rig)
+    call = rig.call([None, "2", "1", HANGUP])
+    await rig.wait([call], 1)
+    record = rig.record(call)
+    assert list(record.ivr_path) == ["2", "1"]
+    assert record.outcome.value == "abandoned_ivr"
+    assert call.route == ""  # the break never ran
+    assert rig.ivr.stats.hangups == 1
+
+
 async def test_stale_heartbeat_goes_straight_to_the_queue(rig: Rig) -> None:
     # No heartbeat was ever sent: the dialplan does not hand the call to AsyncAGI.
     call = rig.call([None, "2", "1"])
