@@ -310,6 +310,8 @@ class Daemon:
             log.error("reload: %s; keeping the running configuration", exc)
             return
         logging.getLogger().setLevel(fresh.log.level)
+        if self.ivr is not None:
+            self.ivr.reload_menus()  # menus and prompts change without dropping calls
         log.info(
             "reloaded %s: log level %s (other changes need a restart)", config_path, fresh.log.level
         )

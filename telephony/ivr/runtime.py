@@ -85,6 +85,21 @@ class IvrRuntime:
         )
         self._tasks: list[asyncio.Task[None]] = []
 
+    def reload_menus(self) -> bool:
+        """Re-read the menus (SIGHUP); a broken file keeps the running menus. Sessions already
+        in a menu finish with the menu they started with."""
+        try:
+            menus = load_menus([self.settings.menus])
+        except MenuError as exc:
+            log.error("ivr: menus not reloaded, keeping the running ones: %s", exc)
+            return False
+        if self.settings.default_menu not in menus:
+            log.error("ivr: menus not reloaded: no menu %r", self.settings.default_menu)
+            return False
+        self.service.menus = dict(menus)
+        log.info("ivr: menus reloaded: %s", ", ".join(sorted(menus)))
+        return True
+
     def use_clock(self, clock: Callable[[], float]) -> None:
         """Read the PBX's time from ``clock`` (the demo's PBX runs on simulated time)."""
         self.clock = clock

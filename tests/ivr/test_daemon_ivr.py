@@ -138,3 +138,32 @@ def test_check_config_covers_the_menus(tmp_path: Path, capsys: pytest.CaptureFix
     config.write_text("[ivr]\nheartbeat_interval_s = 0\n", encoding="utf-8")
     assert main(["check-config", str(config)]) == 1
     assert "[ivr].heartbeat_interval_s" in capsys.readouterr().err
+
+
+def test_menus_reload_and_a_broken_file_keeps_the_running_ones(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from telephony.ami.codec import Frame
+    from telephony.ivr.runtime import IvrRuntime
+    from telephony.ivr.settings import IvrSettings
+
+    class Nowhere:
+        async def send(self, action: object, *, timeout: float | None = None) -> Frame:
+            raise AssertionError("nothing is sent here")
+
+    menus = tmp_path / "menus.toml"
+    menus.write_text((ROOT / "ivr_prompts" / "menus.toml").read_text(encoding="utf-8"))
+    runtime = IvrRuntime(IvrSettings(enabled=True, menus=menus), Nowhere())
+    assert runtime.service.menus["hotline"].nodes["main"].keys["1"].target == "hotline"
+    menus.write_text(
+        menus.read_text(encoding="utf-8").replace(
+            'keys."1" = { queue = "hotline" }', 'keys."1" = { queue = "hotline-vip" }'
+        ),
+        encoding="utf-8",
+    )
+    assert runtime.reload_menus()
+    assert runtime.service.menus["hotline"].nodes["main"].keys["1"].target == "hotline-vip"
+    menus.write_text("[menus.hotline]\n", encoding="utf-8")
+    assert not runtime.reload_menus()
+    assert "menus not reloaded" in caplog.text
+    assert runtime.service.menus["hotline"].nodes["main"].keys["1"].target == "hotline-vip"
