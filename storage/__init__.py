@@ -8,12 +8,15 @@ from storage.engine import make_engine, mask_url
 from storage.errors import StorageError
 from storage.queries import count_by_outcome, get_call, iter_calls
 from storage.schema import migrate
+from storage.workorders import WorkOrder, WorkOrderState
 from storage.writer import AsyncCallWriter, CallWriter
 
 __all__ = [
     "AsyncCallWriter",
     "CallWriter",
     "StorageError",
+    "WorkOrder",
+    "WorkOrderState",
     "count_by_outcome",
     "get_call",
     "iter_calls",

@@ -96,6 +96,7 @@ class CallRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_pbx_linkedid", "pbx", "linkedid"),
+        Index("ix_calls_kind_started_at", "kind", "started_at"),
     )
 
     call_id: str = Field(primary_key=True)
@@ -123,9 +124,13 @@ class CallRow(SQLModel, table=True):
     survey_rating: int | None = None
     close_reason: str
     transfers: int = 0
+    transferred: bool = False  # transfers > 0, kept as a column for reports (migration 0002)
     hold_s: float = 0.0
     notes: list[str] = Field(default_factory=list, sa_type=JSONList)
     updated_at: datetime = Field(sa_type=UTCDateTime())
+    # The disposition's category (hot issues of `hotline report`); set with the disposition, not
+    # part of the CallRecord, so a re-written record keeps it (writer.ENRICHMENT_COLUMNS).
+    category: str | None = None
 
 
 CALLS: Table = CallRow.__table__  # type: ignore[attr-defined]
@@ -183,6 +188,7 @@ def record_to_row(record: CallRecord, updated_at: datetime) -> dict[str, Any]:
         "survey_rating": record.survey_rating,
         "close_reason": record.close_reason.value,
         "transfers": record.transfers,
+        "transferred": record.transfers > 0,
         "hold_s": record.hold_s,
         "notes": [item.replace(_NUL, _NUL_STAND_IN) for item in record.notes],
         "updated_at": updated_at,

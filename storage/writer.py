@@ -41,7 +41,7 @@ from telephony.calls.record import CallRecord
 log = logging.getLogger(__name__)
 
 # Set by the API after the call; a record re-written without them must not erase them.
-ENRICHMENT_COLUMNS = ("disposition", "work_order_id", "survey_rating")
+ENRICHMENT_COLUMNS = ("disposition", "work_order_id", "survey_rating", "category")
 
 
 def upsert_statement(dialect_name: str) -> Insert:

@@ -30,13 +30,15 @@ from storage.engine import make_engine
 from storage.queries import iter_calls
 from storage.schema import migrate
 from storage.writer import AsyncCallWriter, CallWriter
+from telephony.ami.actions import CoreShowChannels, QueueStatus
 from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal
 from telephony.calls.clock import StreamClock
+from telephony.calls.configure import tracker_config
 from telephony.calls.record import CallRecord
-from telephony.calls.tracker import CallTracker, TrackerConfig
+from telephony.calls.tracker import CallTracker
 from telephony.config import Settings, load_settings
 from telephony.ivr.runtime import IvrRuntime
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
@@ -77,17 +79,20 @@ class _Resyncs:
 class Daemon:
     """One daemon per PBX: AMI link, journal, pipeline, writer, status server, scheduler."""
 
-    def __init__(self, settings: Settings, *, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        wall: Callable[[], float] = time.time,
+        pbx_clock: Callable[[], float] | None = None,
+    ) -> None:
+        """``pbx_clock`` is the PBX's own clock when it is not the wall's (the demo's simulated
+        PBX runs faster): the status API then shows that clock's "now" and day."""
         self.settings = settings
         self.wall = wall
+        self.pbx_clock = pbx_clock or wall
         s = settings
-        self.tracker = CallTracker(
-            TrackerConfig(
-                pbx=s.pbx.id,
-                survey_contexts=frozenset(s.pbx.survey_contexts),
-                internal_contexts=frozenset(s.pbx.internal_contexts),
-            )
-        )
+        self.tracker = CallTracker(tracker_config(s.pbx))
         self.clock = StreamClock(s.pbx.zone)
         self.journal: Journal | None = None
         if s.journal.enabled:
@@ -106,19 +111,9 @@ class Daemon:
             pbx=s.pbx.id,
             tz=s.reports.zone,
             service_level_s=s.reports.service_level_s,
-            clock=wall,
+            clock=self.pbx_clock,
             health_parts=self._health_parts,
             pbx_now=self._pbx_now,
-        )
-        self.recording = RecordingController(
-            s.recording, self._send_action, s.reports.zone, pbx=s.pbx.id
-        )
-        self.pipeline = Pipeline(
-            self.tracker,
-            self.clock,
-            self._records_finished,
-            observers=[self.live.observe, self.recording.observe],
-            observe_only=QUEUE_MEMBER_EVENTS,
         )
         self.link = AmiLink(
             ami_params(s),
@@ -127,27 +122,35 @@ class Daemon:
             on_ready=self._resync,
             deliver_responses=True,
         )
-        self.ivr = IvrRuntime(s.ivr, self.link, clock=wall) if s.ivr.enabled else None
+        self.recording = RecordingController(s.recording, self.link, s.reports.zone, pbx=s.pbx.id)
+        self.pipeline = Pipeline(
+            self.tracker,
+            self.clock,
+            self._records_finished,
+            observers=[self.live.observe, self.recording.observe],
+            observe_only=QUEUE_MEMBER_EVENTS,
+        )
+        self.ivr = IvrRuntime(s.ivr, self.link, clock=self.pbx_clock) if s.ivr.enabled else None
         self._resyncs = _Resyncs()
         self._runner: Any = None
         self.http_port: int | None = None
         self.scheduler = AsyncIOScheduler(timezone=s.reports.zone)
         self._engine: Any = None
         self._stopped = asyncio.Event()
-        self._last_frame_wall = 0.0
+        self._last_frame_at = 0.0
         self.started = asyncio.Event()
 
     # ------------------------------------------------------------------ wiring
 
     def _pbx_now(self) -> float:
-        """The PBX's time now: the stream clock moved on by the wall time since the last frame."""
+        """The PBX's time now: the stream clock moved on by the time since the last frame."""
         if self.clock.now is None:
-            return self.wall()
-        return self.clock.now + max(0.0, self.wall() - self._last_frame_wall)
+            return self.pbx_clock()
+        return self.clock.now + max(0.0, self.pbx_clock() - self._last_frame_at)
 
     def _frame_received(self, frame: Frame, received_at: float) -> None:
         """Journal first: a frame is on disk before anything acts on it."""
-        self._last_frame_wall = received_at
+        self._last_frame_at = received_at if self.pbx_clock is self.wall else self.pbx_clock()
         stamp = float(f"{received_at:.6f}")
         frame.received_at = stamp
         if self.journal is not None:
@@ -164,14 +167,14 @@ class Daemon:
                 self.writer.submit(record)
         self.live.records_finished(records)
 
-    async def _send_action(self, name: str, headers: dict[str, str]) -> Frame:
-        # The link is built after the recording controller (it needs the pipeline's hooks).
-        return await self.link.send_action(name, headers)
-
     async def _resync(self, conn: AmiConnection) -> None:
         """After every login, before trusting memory: the PBX's live channels and queues."""
-        await conn.send_list("CoreShowChannels", {}, action_id=self._resyncs.next_id("channels"))
-        await conn.send_list("QueueStatus", {}, action_id=self._resyncs.next_id("queues"))
+        # On the connection itself: the link is not READY (and AmiLink.send refuses) until this
+        # hook returns.
+        for action, what in ((CoreShowChannels(), "channels"), (QueueStatus(), "queues")):
+            await conn.send_list(
+                action.name, action.headers(), action_id=self._resyncs.next_id(what)
+            )
 
     def _health_parts(self) -> dict[str, Any]:
         writer = self.writer
@@ -242,7 +245,7 @@ class Daemon:
 
     def _seed_today(self) -> None:
         zone = self.settings.reports.zone
-        day = datetime.fromtimestamp(self.wall(), zone).replace(
+        day = datetime.fromtimestamp(self.pbx_clock(), zone).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
         self.live.records_finished(iter_calls(self._engine, start=day, end=day + timedelta(days=1)))
@@ -251,7 +254,11 @@ class Daemon:
         s = self.settings
         if self.journal is not None:
             journal = self.journal
-            self.scheduler.add_job(journal.flush, "interval", seconds=1, id="journal-flush")
+            # On the event loop, like append: a plain function would run in APScheduler's thread
+            # pool while the loop appends to and rotates the same file.
+            self.scheduler.add_job(
+                _on_loop(journal.flush), "interval", seconds=1, id="journal-flush"
+            )
             self.scheduler.add_job(
                 _in_thread(journal.compress_rotated), "interval", minutes=10, id="journal-compress"
             )
@@ -315,6 +322,16 @@ class Daemon:
         log.info(
             "reloaded %s: log level %s (other changes need a restart)", config_path, fresh.log.level
         )
+
+
+def _on_loop(fn: Callable[[], None]) -> Callable[[], Any]:
+    """A job that runs ``fn`` on the event loop (APScheduler runs coroutine jobs there)."""
+
+    async def job() -> None:
+        fn()
+
+    job.__name__ = getattr(fn, "__name__", "job")
+    return job
 
 
 def _in_thread(fn: Callable[[], object]) -> Callable[[], Any]:

@@ -1,14 +1,14 @@
-"""The `hotline` command line: replay, calls, check-config, simulate, run, demo."""
+"""The `hotline` command line: replay, calls, check-config, simulate, run, demo, reports."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from datetime import time as dtime
 from pathlib import Path
@@ -19,11 +19,14 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from telephony.calls.record import CallRecord
+    from telephony.calls.tracker import TrackerConfig
 
 from storage.errors import StorageError
 from telephony import __version__
 from telephony.amilog.journal import JournalError
 from telephony.config import ConfigError
+from telephony.hostport import parse_host_port
+from telephony.pacing import check_speed, parse_speed
 
 log = logging.getLogger("hotline.cli")
 
@@ -54,29 +57,39 @@ def _when(text: str | None, what: str, tz: tzinfo) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
-class _Progress:
-    """A one-line progress bar on stderr when it is a terminal."""
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar (bytes read of ``total``) on stderr when it is a terminal (rich)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
-    def __init__(self, total: int) -> None:
-        self.total = max(total, 1)
-        self.enabled = sys.stderr.isatty()
-        self._last = 0.0
+    console = Console(file=sys.stderr)
+    columns = (
+        BarColumn(),
+        TaskProgressColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("replay", total=max(total, 1))
+        yield lambda done: bar.update(task, completed=done)
 
-    def __call__(self, done: int, _unused: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1 and done < self.total:
-            return
-        self._last = now
-        frac = min(done / self.total, 1.0)
-        bar = "#" * int(frac * 30)
-        sys.stderr.write(f"\r[{bar:<30}] {frac:6.1%} {done / 1e6:8.1f} MB")
-        sys.stderr.flush()
 
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+def _address(text: str, what: str) -> str:
+    """``text`` when it is HOST:PORT, else a UsageError naming the option."""
+    try:
+        parse_host_port(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    return text
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -89,26 +102,37 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.serve:
         from telephony.amilog.server import serve_logs
 
-        asyncio.run(serve_logs(paths, args.serve, speed=speed))
+        listen = _address(args.serve, "--serve")
+        asyncio.run(serve_logs(paths, listen, speed=speed, secret=args.secret))
         return 0
     from storage.engine import make_engine
     from storage.schema import migrate
+    from telephony.amilog.replay_settings import replay_settings
 
+    config = Path(args.config) if args.config else None
+    settings = replay_settings(
+        config, pbx=args.pbx, pbx_tz=args.pbx_tz, db=args.db, default_db=DEFAULT_DB
+    )
+    args.pbx, args.pbx_tz, args.db = settings.tracker.pbx, settings.zone, settings.db
     engine = make_engine(args.db)
     try:
         migrate(engine)
-        return _replay_into(args, paths, engine, speed)
+        return _replay_into(args, paths, engine, speed, settings.tracker)
     finally:
         engine.dispose()
 
 
 def _replay_into(
-    args: argparse.Namespace, paths: list[Path], engine: Engine, speed: float | None
+    args: argparse.Namespace,
+    paths: list[Path],
+    engine: Engine,
+    speed: float | None,
+    tracker_config: TrackerConfig,
 ) -> int:
     from storage.writer import CallWriter
-    from telephony.amilog.replay import ReplayError, replay
+    from telephony.amilog.replay import ReplayError, paced, replay
     from telephony.calls.clock import StreamClock
-    from telephony.calls.tracker import CallTracker, TrackerConfig
+    from telephony.calls.tracker import CallTracker
     from telephony.pipeline import Pipeline
 
     writer = CallWriter(engine)
@@ -121,20 +145,17 @@ def _replay_into(
             pending.clear()
 
     clock = StreamClock(_zone(args.pbx_tz, "--pbx-tz"))
-    tracker = CallTracker(TrackerConfig(pbx=args.pbx))
+    tracker = CallTracker(tracker_config)
     pipeline = Pipeline(tracker, clock, sink)
-    progress = _Progress(sum(p.stat().st_size for p in paths))
-    pace = _Pacer(speed) if speed is not None else None
+    pace = paced(speed) if speed is not None else None
     status = 0
+    summary = None
     try:
-        summary = replay(paths, pipeline, progress=progress, pace=pace)
+        with _progress(sum(p.stat().st_size for p in paths)) as progress:
+            summary = replay(paths, pipeline, progress=progress, pace=pace)
     except ReplayError as exc:
-        progress.close()
         print(f"hotline replay: error: {exc}", file=sys.stderr)
         status = 1
-        summary = None
-    else:
-        progress.close()
     finally:
         if pending:
             writer.write(pending)
@@ -151,34 +172,18 @@ def _replay_into(
 
 
 def _speed(text: str | None) -> float | None:
-    if text is None or text == "max":
-        return None
     try:
-        value = float(text)
+        return parse_speed(text)
     except ValueError as exc:
-        raise UsageError(f"--speed: {text!r} is neither 'max' nor a number") from exc
-    if value <= 0:
-        raise UsageError(f"--speed: {text!r} must be greater than 0")
-    return value
+        raise UsageError(f"--speed: {exc}") from None
 
 
-class _Pacer:
-    """Sleeps so that stream time passes ``speed`` times faster than wall time."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self.origin: tuple[float, float] | None = None
-
-    def __call__(self, stream_now: float | None) -> None:
-        if stream_now is None:
-            return
-        wall = time.monotonic()
-        if self.origin is None:
-            self.origin = (stream_now, wall)
-            return
-        due = self.origin[1] + (stream_now - self.origin[0]) / self.speed
-        if due > wall:
-            time.sleep(min(due - wall, 5.0))
+def _factor(text: str) -> float:
+    """argparse type of a speed factor (a number above 0)."""
+    try:
+        return check_speed(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number greater than 0") from None
 
 
 def cmd_calls(args: argparse.Namespace) -> int:
@@ -229,9 +234,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the PBX simulator (a real AMI server)."""
     from telephony.simulator.server import run_simulator
 
+    listen = _address(args.listen, "--listen")
     asyncio.run(
         run_simulator(
-            args.listen,
+            listen,
             calls_per_hour=args.calls_per_hour,
             agents=args.agents,
             speed=args.speed,
@@ -266,7 +272,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     Path("var").mkdir(exist_ok=True)
     return asyncio.run(
         run_demo(
-            http=args.http,
+            http=_address(args.http, "--http"),
             db=args.db,
             speed=args.speed,
             seed=args.seed,
@@ -287,12 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="feed AMI logs into the pipeline and the database")
     p.add_argument("files", nargs="+", help="AMI logs (captures, journals; .gz read as is)")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    p.add_argument("--db", help=f"database URL (default: the config's, else {DEFAULT_DB})")
     p.add_argument("--speed", default="max", help="'max' (default) or a factor such as 10")
     p.add_argument("--serve", metavar="HOST:PORT", help="play the logs as an AMI server instead")
-    p.add_argument("--pbx", default="pbx1", help="PBX id for call ids (default pbx1)")
+    p.add_argument("--secret", help="with --serve: the AMI secret clients must give (default: any)")
     p.add_argument(
-        "--pbx-tz", default="UTC", help="time zone of the PBX clock for CEL/Cdr times (UTC)"
+        "--config", metavar="FILE", help="the daemon's config: PBX id, zone, contexts, database"
+    )
+    p.add_argument("--pbx", help="PBX id for call ids (default: the config's, else pbx1)")
+    p.add_argument(
+        "--pbx-tz", help="time zone of the PBX clock for CEL/Cdr times (the config's, else UTC)"
     )
     p.add_argument("--batch", type=int, default=1000, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_replay)
@@ -313,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", default="127.0.0.1:5038", metavar="HOST:PORT")
     p.add_argument("--calls-per-hour", type=float, default=430 / 24 * 3)
     p.add_argument("--agents", type=int, default=6)
-    p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
+    p.add_argument("--speed", type=_factor, default=1.0, help="simulated seconds per wall second")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--username", default="hotline")
     p.add_argument("--secret", default="hotline")
@@ -332,11 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="simulator + daemon + status server + SQLite, one process")
     p.add_argument("--http", default="127.0.0.1:8080", metavar="HOST:PORT")
     p.add_argument("--db", default="sqlite:///var/demo.db")
-    p.add_argument("--speed", type=float, default=10.0)
+    p.add_argument("--speed", type=_factor, default=10.0, help="simulated seconds per second")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--agents", type=int, default=6)
     p.add_argument("--calls-per-hour", type=float, default=100.0, help="simulated load (100)")
     p.set_defaults(func=cmd_demo)
+
+    from telephony.reports.command import add_commands as add_report_commands
+
+    add_report_commands(sub, DEFAULT_DB)
 
     from telephony.ivr.commands import add_parsers as add_ivr_parsers
 

@@ -47,6 +47,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from storage.engine import mask_url, normalize_url
+from storage.errors import StorageError
+from telephony.hostport import parse_host_port
 from telephony.ivr.settings import IvrSettings
 
 ENV_PREFIX = "HOTLINE_"
@@ -55,8 +58,6 @@ MIN_TOKEN_LENGTH = 16
 
 _PBX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _CONTEXT = re.compile(r"[^\s,;\[\]|]{1,79}")
-_DB_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+]*)://.*", re.DOTALL)
-_URL_PASSWORD = re.compile(r"(?<=://)([^/@:]*):([^/@]*)@")
 _SIZE = re.compile(r"\s*(\d+)\s*([KMGT]i?B|B)?\s*", re.IGNORECASE)
 _SIZE_UNITS = {
     "b": 1,
@@ -315,24 +316,16 @@ class DatabaseSettings(_Section):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        match = _DB_URL.fullmatch(value.strip())
-        scheme = match.group("scheme").lower() if match else ""
-        dialect = scheme.split("+", 1)[0]
-        if dialect == "postgres":
-            raise ValueError(
-                f"{redact_url(value)!r}: SQLAlchemy needs 'postgresql://' (not 'postgres://')"
-            )
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(
-                f"{redact_url(value)!r} is not a database URL "
-                "(sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
-            )
+        try:
+            normalize_url(value)  # storage's rules: a path, sqlite://, postgresql://, postgres://
+        except StorageError as exc:
+            raise ValueError(str(exc)) from None
         return value.strip()
 
     @property
     def display_url(self) -> str:
         """The URL with any password replaced by ``***``, safe for logs."""
-        return redact_url(self.url)
+        return mask_url(self.url)
 
 
 class HttpSettings(_Section):
@@ -394,26 +387,7 @@ class HttpSettings(_Section):
 
 
 def _split_listen(value: str) -> tuple[str, int]:
-    """``host:port`` → (host, port); IPv6 hosts in brackets: ``[::1]:8080``."""
-    text = value.strip()
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not host or not port_text.isdigit():
-        raise ValueError(f"{value!r} is not HOST:PORT (like '127.0.0.1:8080')")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(f"{value!r}: {host!r} is not an IPv6 address") from None
-    elif ":" in host:
-        raise ValueError(f"{value!r}: put an IPv6 address in brackets, like '[::1]:8080'")
-    if any(c.isspace() for c in host):
-        raise ValueError(f"{value!r} is not HOST:PORT (like '127.0.0.1:8080')")
-    try:
-        port = _port(int(port_text), allow_zero=True)
-    except ValueError:
-        raise ValueError(f"{value!r}: {port_text} is not a valid port (0..65535)") from None
-    return host, port
+    return parse_host_port(value)
 
 
 class JournalSettings(_Section):
@@ -539,11 +513,6 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
 def check_config(path: Path, env: Mapping[str, str] | None = None) -> list[str]:
     """Every problem of the configuration ``path`` + environment, formatted; empty when valid."""
     return _load(path, os.environ if env is None else env)[1]
-
-
-def redact_url(url: str) -> str:
-    """``scheme://user:secret@host`` → ``scheme://user:***@host``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:***@", url)
 
 
 def _load(path: Path | None, env: Mapping[str, str]) -> tuple[Settings | None, list[str]]:
@@ -672,7 +641,7 @@ def _describe(error: ErrorDetails, origins: Mapping[tuple[str, str], str]) -> st
 
 def _show(value: object, section: str, key: str) -> str:
     if isinstance(value, str) and (section, key) == ("database", "url"):
-        value = redact_url(value)
+        value = mask_url(value)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

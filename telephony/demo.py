@@ -1,15 +1,30 @@
-"""`hotline demo`: the PBX simulator, the daemon, the status server and SQLite in one process."""
+"""`hotline demo`: the PBX simulator, the daemon, the status server and SQLite in one process.
+
+The simulated PBX runs ``speed`` times faster than the wall clock and stamps its events with its
+own time. The daemon's status API is given that clock (not the wall's), so a call's "since" and
+the status "now" are on the same clock; the banner says which is which. Every time shown (the
+banner, the log lines, the status "now") is in the citizens' zone, Asia/Shanghai.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from telephony.app import Daemon
 from telephony.config import load_settings
 from telephony.logs import setup_logging
 from telephony.service import run_until_signalled
+
+if TYPE_CHECKING:
+    from telephony.simulator.server import SimulatorServer
+
+ZONE = "Asia/Shanghai"  # the simulated citizens' zone, and the reports' default
 
 
 def _demo_menus() -> Path | None:
@@ -25,14 +40,15 @@ async def run_demo(
     from telephony.simulator.model import SimConfig
     from telephony.simulator.server import SimulatorServer
 
-    setup_logging("INFO", "text")
+    zone = ZoneInfo(ZONE)
+    setup_logging("INFO", "text", tz=zone)
     sim = SimulatorServer(
         SimConfig(
             calls_per_hour=calls_per_hour,
             agents=agents,
             seed=seed,
             start_time=time.time(),
-            utc_offset_hours=8.0,  # the simulated citizens live in Asia/Shanghai
+            utc_offset_hours=8.0,  # Asia/Shanghai
             # Faster than real time: events carry simulated Timestamps, so durations and
             # the daemon's clock agree.
             timestamps=True,
@@ -55,6 +71,7 @@ async def run_demo(
         "HOTLINE_JOURNAL__DIR": "var/demo-journal",
         "HOTLINE_RECORDING__MODE": "dialplan",
         "HOTLINE_RECORDING__RETENTION_DAYS": "0",
+        "HOTLINE_REPORTS__TIMEZONE": ZONE,
     }
     menus = _demo_menus()
     if menus is not None:  # an editable install: half the callers walk the AsyncAGI menus
@@ -64,16 +81,16 @@ async def run_demo(
             "HOTLINE_IVR__HEARTBEAT_INTERVAL_S": "1",
         }
     settings = load_settings(None, env=env)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, pbx_clock=sim.sim_now)
     if daemon.ivr is not None:
         from telephony.simulator.menu_callers import menu_traffic
 
-        daemon.ivr.use_clock(lambda: sim.sim.now)  # the simulated PBX's EPOCH
         # One wall second of heartbeat period is `speed` simulated seconds on this PBX.
         max_age = int(max(20.0, 3 * speed))
         sim.act(lambda s: menu_traffic(s, calls_per_hour / 2, heartbeat_max_age_s=max_age))
     try:
-        print(f"hotline demo: PBX simulator (AMI) on {host}:{port}, {agents} agents, x{speed} time")
+        for line in banner(sim, host, port, speed, zone):
+            print(line)
         start_task = asyncio.create_task(run_until_signalled(daemon, None))
         started = asyncio.create_task(daemon.started.wait())
         await asyncio.wait({start_task, started}, return_when=asyncio.FIRST_COMPLETED)
@@ -89,3 +106,16 @@ async def run_demo(
     finally:
         await sim.stop()
     return 0
+
+
+def banner(sim: SimulatorServer, host: str, port: int, speed: float, zone: ZoneInfo) -> list[str]:
+    """What the demo prints first: the PBX's real agents and its clock against the wall's."""
+    queues = Counter(member.queue for member in sim.sim.pbx.members.values())
+    total = sum(queues.values())
+    per_queue = ", ".join(f"{count} in {queue}" for queue, count in sorted(queues.items()))
+    pbx_now = f"{datetime.fromtimestamp(sim.sim_now(), zone):%Y-%m-%d %H:%M:%S}"
+    return [
+        f"hotline demo: simulated PBX (AMI) on {host}:{port}, {total} agents ({per_queue})",
+        f"  time       the PBX clock reads {pbx_now} and runs x{speed:g} the wall's;",
+        f"             /api/status shows the PBX clock, log lines the wall's, both in {zone.key}",
+    ]

@@ -32,7 +32,8 @@ def write_jsonl(records: Iterable[CallRecord], fp: TextIO, *, tz: tzinfo | None 
 def write_csv(records: Iterable[CallRecord], fp: TextIO, *, tz: tzinfo | None = None) -> int:
     """Write a header of EXPORT_FIELDS and one row per record; returns the number of records.
 
-    `ivr_path` is joined with `/`, null is the empty cell, quoting is CSV's (RFC 4180).
+    `ivr_path` is joined with `/`, null is the empty cell, booleans are `true`/`false`, quoting
+    is CSV's (RFC 4180).
     """
     writer = csv.writer(fp)
     writer.writerow(EXPORT_FIELDS)
@@ -59,6 +60,8 @@ def _exported(record: CallRecord, tz: tzinfo | None) -> dict[str, Any]:
 def _csv_cell(name: str, value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in the JSON export
     if name == "ivr_path":
         return "/".join(value)
     return str(value)

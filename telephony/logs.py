@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from telephony.status.privacy import MaskNumbersFilter
 
 
-def setup_logging(level: str, fmt: str) -> None:
-    """Structured-enough logs, phone numbers masked."""
+def setup_logging(level: str, fmt: str, *, tz: tzinfo | None = None) -> None:
+    """Structured-enough logs, phone numbers masked; text times in ``tz`` when given."""
     root = logging.getLogger()
     root.setLevel(level)
     for chatty in ("apscheduler", "alembic", "aiohttp.access"):
@@ -19,6 +19,19 @@ def setup_logging(level: str, fmt: str) -> None:
         handler.addFilter(MaskNumbersFilter())
         if fmt == "json":
             handler.setFormatter(_JsonFormatter())
+        elif tz is not None:
+            handler.setFormatter(_ZonedFormatter(tz))
+
+
+class _ZonedFormatter(logging.Formatter):
+    """``2026-11-24 11:17:13+08:00 INFO name: message``: wall time in one named zone."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, self.tz).isoformat(" ", "seconds")
 
 
 class _JsonFormatter(logging.Formatter):

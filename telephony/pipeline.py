@@ -1,8 +1,11 @@
 """The one pipeline, live and replay alike: frames → stream time → typed events → tracker → records.
 
-It decides cheaply which frames matter: events the tracker does not read are skipped by name,
-and the three chatty families it needs a little of (CEL, VarSet, Newexten — about 70 % of real
-traffic) are filtered on their raw bytes before any header is parsed.
+It decides cheaply which frames matter, from what the tracker declares it reads
+(``tracker.interest``, see ``calls/interest.py``): events it does not read are skipped by name,
+and those with a header rule (the chatty CEL, VarSet and Newexten families, about 70 % of real
+traffic) are kept only when that one header, read straight from the raw bytes, matches. The
+first frame of an event named in the interest's ``presence`` is reported (``tracker.saw``) even
+when its rule drops it; CEL and Cdr frames move the stream clock whether kept or not.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from dataclasses import dataclass
 from telephony.ami import events as ev
 from telephony.ami.codec import Frame, FrameKind
 from telephony.ami.events import DECODERS, Event
-from telephony.calls.clock import StreamClock
+from telephony.calls.clock import OWN_CLOCK_EVENTS, StreamClock
 from telephony.calls.record import CallRecord, CloseReason
-from telephony.calls.tracker import TRACKED_EVENTS, CallTracker
+from telephony.calls.tracker import CallTracker
 
 log = logging.getLogger("hotline.pipeline")
 
@@ -59,11 +62,11 @@ class Pipeline:
         self.sink = sink
         self.observers = list(observers)
         self.stats = PipelineStats()
-        contexts = tracker.config.survey_contexts
-        self._newexten_markers = tuple(f"\nContext: {c}\r".encode() for c in contexts) + tuple(
-            f"\nContext: {c}\n".encode() for c in contexts
-        )
-        self._decoders = {name: DECODERS[name] for name in TRACKED_EVENTS if name in DECODERS}
+        interest = tracker.interest
+        self._decoders = {name: DECODERS[name] for name in interest.events if name in DECODERS}
+        # Per event name with a header rule: the rule as a test on the frame's raw bytes.
+        self._rules = {name: rule.raw_test() for name, rule in interest.rules.items()}
+        self._unseen = set(interest.presence)  # reported to the tracker at first sight
         self._observe_only = {name: DECODERS[name] for name in observe_only if name in DECODERS}
         self._channels: list[ev.CoreShowChannel] = []
         self._entries: list[ev.QueueEntry] = []
@@ -78,7 +81,8 @@ class Pipeline:
         tracker = self.tracker
         time_of = self.clock.time_of
         decoders = self._decoders
-        survey_markers = self._newexten_markers
+        rules = self._rules
+        unseen = self._unseen
         sink = self.sink
         observers = self.observers
         event_kind = FrameKind.EVENT
@@ -97,28 +101,14 @@ class Pipeline:
                 continue
             stats.events += 1
             name = frame.name
-            if name == "VarSet":
-                raw = frame.raw
-                if b"Variable: HOTLINE_" not in raw and b"Variable: MIXMONITOR_FILENAME" not in raw:
-                    continue
-            elif name == "CEL":
-                tracker.cel_mode = True
-                time = time_of(frame)
-                raw = frame.raw
-                if (
-                    b"EventName: LINKEDID_END" not in raw
-                    and b"EventName: HANGUP\r" not in raw
-                    and b"EventName: HANGUP\n" not in raw
-                ):
-                    continue
-            elif name == "Newexten":
-                raw = frame.raw
-                for marker in survey_markers:
-                    if marker in raw:
-                        break
-                else:
-                    continue
-            elif name not in decoders:
+            if unseen and name in unseen:
+                unseen.discard(name)
+                tracker.saw(name)
+            own_clock = name in OWN_CLOCK_EVENTS
+            if own_clock:
+                time = time_of(frame)  # CEL/Cdr carry the PBX clock: it moves, kept or not
+            decoder = decoders.get(name)
+            if decoder is None:
                 if name in _RESYNC_ITEMS:
                     self._resync_item(frame)
                 elif name in self._observe_only:
@@ -126,9 +116,12 @@ class Pipeline:
                     for observer in observers:
                         observer(extra)
                 continue
-            if name != "CEL":
+            keep = rules.get(name)
+            if keep is not None and not keep(frame.raw):
+                continue
+            if not own_clock:
                 time = time_of(frame)
-            event = decoders[name](frame, time)
+            event = decoder(frame, time)
             stats.decoded += 1
             for observer in observers:
                 observer(event)

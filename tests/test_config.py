@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from storage.engine import normalize_url
 from telephony.config import (
     SECTIONS,
     ConfigError,
@@ -251,7 +252,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         auth = "sha1"
         connect_timeout_s = 0
         [database]
-        url = "postgres://u:pw@db/hotline"
+        url = "mysql://u:pw@db/hotline"
         [http]
         listen = "localhost"
         [recording]
@@ -264,7 +265,10 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "config [pbx].id: 'pbx 1' is not a valid PBX id" in joined
     assert "config [ami].auth: 'sha1' is not allowed (expected 'md5' or 'plain')" in joined
     assert "config [ami].connect_timeout_s: 0 is invalid: input should be greater than 0" in joined
-    assert "config [database].url: 'postgres://u:***@db/hotline': SQLAlchemy needs" in joined
+    assert (
+        "config [database].url: database URL 'mysql://u:***@db/hotline': "
+        "unsupported database 'mysql'" in joined
+    )
     assert "config [http].listen: 'localhost' is not HOST:PORT" in joined
     assert "config [recording].mode: 'always' is not allowed" in joined
     assert ":pw@" not in joined
@@ -361,3 +365,20 @@ def test_example_file_documents_every_key_with_a_comment() -> None:
                 break
         else:
             pytest.fail(f"[{section}].{key} is missing from {EXAMPLE.name}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://u:pw@db/hotline",
+        "postgresql://u:pw@db/hotline",
+        "postgresql+psycopg://u@db/hotline",
+        "sqlite:///var/hotline.db",
+        "var/hotline.db",
+    ],
+)
+def test_config_accepts_every_url_the_engine_accepts(url: str) -> None:
+    settings = load_settings(None, env={"HOTLINE_DATABASE__URL": url})
+    assert settings.database.url == url
+    assert normalize_url(url).drivername in ("postgresql+psycopg", "sqlite+pysqlite")
+    assert ":pw@" not in settings.database.display_url

@@ -17,7 +17,9 @@ MakeCall = Callable[..., CallRecord]
 
 def test_jsonl_has_exactly_the_contract_fields_in_order(make_call: MakeCall) -> None:
     out = io.StringIO()
-    record = make_call(1, disposition=Disposition.WORK_ORDER, work_order_id="WO-1")
+    record = make_call(
+        1, disposition=Disposition.WORK_ORDER, work_order_id="WO-1", transfers=1, hold_s=12.5
+    )
 
     assert write_jsonl([record, make_call(2)], out) == 2
 
@@ -33,9 +35,11 @@ def test_jsonl_has_exactly_the_contract_fields_in_order(make_call: MakeCall) -> 
         '"answered_at": "2026-11-24T02:01:20+00:00", "agent": "Agent 1001", '
         '"ended_at": "2026-11-24T02:04:20+00:00", "wait_s": 8.0, "talk_s": 180.0, '
         '"outcome": "answered", "hangup_cause": 16, "hangup_by": "caller", '
+        '"transferred": true, "hold_s": 12.5, '
         '"recording": null, "disposition": "work_order", "work_order_id": "WO-1", '
         '"survey_rating": null}'
     )
+    assert json.loads(lines[1])["transferred"] is False
 
 
 def test_jsonl_keeps_unicode_and_one_record_per_line(make_call: MakeCall) -> None:
@@ -89,6 +93,8 @@ def test_csv_header_values_and_empty_nulls(make_call: MakeCall) -> None:
     assert row["hangup_cause"] == "16"
     assert row["outcome"] == "abandoned_queue"
     assert row["started_at"] == "2026-11-24T02:01:00+00:00"
+    assert row["transferred"] == "false"
+    assert row["hold_s"] == "0.0"
     assert len(rows) == 2
 
 

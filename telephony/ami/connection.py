@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import inspect
 import itertools
 import logging
@@ -62,6 +61,7 @@ from telephony.ami.codec import (
     ProtocolError,
     encode_action,
 )
+from telephony.ami.login import md5_key
 
 log = logging.getLogger("hotline.ami.connection")
 
@@ -195,12 +195,6 @@ _SECRET_LINE = re.compile(rb"(?im)^((?:Secret|Key)[ \t]*:)[^\r\n]*")
 def redact(data: bytes) -> str:
     """Action text for a log line, with ``Secret:`` and ``Key:`` values masked."""
     return _SECRET_LINE.sub(rb"\1 ***", data).decode("utf-8", "replace").rstrip()
-
-
-def md5_key(challenge: str, secret: str) -> str:
-    """The ``Key`` of an md5 login: hex MD5 of the challenge followed by the secret."""
-    digest = hashlib.md5((challenge + secret).encode("utf-8"), usedforsecurity=False)
-    return digest.hexdigest()
 
 
 class _Pending:

@@ -172,7 +172,11 @@ class Journal:
         self.stats.bytes += len(data)
 
     def flush(self) -> None:
-        """Push buffered frames to the OS; never raises (a failure is counted like in append)."""
+        """Push buffered frames to the OS; never raises (a failure is counted like in append).
+
+        On the event loop, like :meth:`append` and :meth:`close`: they share the open file and
+        its rotation, with no lock between them.
+        """
         if self._file is None:
             return
         try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -21,3 +23,18 @@ def open_log(path: Path) -> BinaryIO:
         return plain
     plain.close()
     return cast(BinaryIO, gzip.open(path, "rb"))
+
+
+@contextlib.contextmanager
+def read_log(path: Path) -> Iterator[tuple[BinaryIO, Callable[[], int]]]:
+    """Like :func:`open_log`, with how many bytes *of the file on disk* were read so far.
+
+    For a gzipped log that is the compressed position, so a progress bar over file sizes stays
+    honest.
+    """
+    with open(path, "rb") as raw:
+        if raw.peek(2)[:2] != _GZIP_MAGIC:
+            yield raw, raw.tell
+            return
+        with gzip.GzipFile(fileobj=raw, mode="rb") as packed:
+            yield cast(BinaryIO, packed), raw.tell

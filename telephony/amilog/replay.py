@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from telephony.ami.codec import AmiCodec, Frame, ProtocolError, TruncatedStream
-from telephony.amilog.reader import open_log
+from telephony.amilog.reader import read_log
+from telephony.pacing import Pace
 from telephony.pipeline import Pipeline
 
 log = logging.getLogger("hotline.replay")
@@ -29,6 +30,7 @@ class ReplaySummary:
 
     files: int = 0
     bytes: int = 0
+    disk_bytes: int = 0  # of the files on disk read so far (compressed for .gz): the progress
     frames: int = 0
     events: int = 0
     records: int = 0
@@ -45,7 +47,8 @@ class ReplaySummary:
         )
 
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int], None]
+"""``progress(done)``: bytes of the files on disk read so far (compressed for ``.gz``)."""
 
 
 def replay_file(
@@ -61,7 +64,7 @@ def replay_file(
     codec = AmiCodec() if max_frame_bytes is None else AmiCodec(max_frame_bytes=max_frame_bytes)
     good = 0
     errors_before_good = 0
-    with open_log(path) as fp:
+    with read_log(path) as (fp, position):
         while True:
             chunk = fp.read(CHUNK)
             codec.receive_data(chunk)
@@ -92,9 +95,10 @@ def replay_file(
                 batch.append(frame)
             pipeline.feed_many(batch)
             if progress is not None:
-                progress(summary.bytes, 0)
+                progress(summary.disk_bytes + position())
             if not chunk:
                 break
+        summary.disk_bytes += position()
     if good == 0:
         raise ReplayError(f"{path}: not an AMI log: no frame in {codec.offset} bytes")
 
@@ -129,3 +133,17 @@ def replay(
         summary.records = pipeline.stats.records
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+def paced(speed: float) -> Callable[[float | None], None]:
+    """A ``pace`` for :func:`replay`: sleeps so the stream plays ``speed`` times real time."""
+    pace = Pace(speed)
+
+    def wait(stream_now: float | None) -> None:
+        if stream_now is None:
+            return
+        delay = pace.delay(stream_now, time.monotonic())
+        if delay > 0:
+            time.sleep(delay)
+
+    return wait

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from telephony.ami.codec import Frame
 
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Events that carry a PBX clock of their own (rule 2 below): every such frame moves the clock.
+OWN_CLOCK_EVENTS = frozenset({"CEL", "Cdr"})
 
 
 class StreamClock:

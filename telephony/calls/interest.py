@@ -37,6 +37,27 @@ class HeaderRule:
             return False
         return value in self.equals or value.startswith(self.prefixes)
 
+    def raw_test(self) -> Callable[[bytes], bool]:
+        """The same test on a frame's raw bytes (header spelled exactly, as Asterisk sends it),
+        without decoding: what a pipeline runs on every frame of a chatty event."""
+        key = b"\n" + self.header.encode() + b": "
+        skip = len(key)
+        equals = frozenset(value.encode() for value in self.equals)
+        prefixes = tuple(prefix.encode() for prefix in self.prefixes)
+
+        def test(raw: bytes) -> bool:
+            pos = raw.find(key)
+            if pos < 0:
+                return False
+            pos += skip
+            end = raw.find(b"\n", pos)
+            value = raw[pos:] if end < 0 else raw[pos:end]
+            if value.endswith(b"\r"):
+                value = value[:-1]
+            return value in equals or value.startswith(prefixes)
+
+        return test
+
     def merge(self, other: HeaderRule) -> HeaderRule:
         """The union of two rules on the same header."""
         if other.header != self.header:

@@ -64,6 +64,22 @@ class CloseReason(StrEnum):
     END_OF_LOG = "end_of_log"
 
 
+def call_id_for(pbx: str, linkedid: str, boot: int | None = None) -> str:
+    """The one home of the ``call_id`` format: ``<pbx id>:<Linkedid>``, and ``#<boot>`` when a
+    Linkedid already closed comes back after a PBX restart (docs/call-records.md)."""
+    call_id = f"{pbx}:{linkedid}"
+    return call_id if boot is None else f"{call_id}#{boot}"
+
+
+def split_call_id(call_id: str) -> tuple[str, str, int | None]:
+    """``pbx1:1795490233.6#2`` → ``("pbx1", "1795490233.6", 2)``; ValueError if malformed."""
+    pbx, sep, rest = call_id.partition(":")
+    linkedid, hash_, boot = rest.partition("#")
+    if not sep or not pbx or not linkedid or (hash_ and not boot.isdigit()):
+        raise ValueError(f"{call_id!r} is not a call id (<pbx>:<Linkedid>[#<boot>])")
+    return pbx, linkedid, int(boot) if hash_ else None
+
+
 # The exported fields, in contract order (DESIGN.md "Call record").
 EXPORT_FIELDS: tuple[str, ...] = (
     "call_id",
@@ -84,6 +100,8 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "outcome",
     "hangup_cause",
     "hangup_by",
+    "transferred",
+    "hold_s",
     "recording",
     "disposition",
     "work_order_id",
@@ -119,9 +137,14 @@ class CallRecord:
     work_order_id: str | None = None
     survey_rating: int | None = None
     close_reason: CloseReason = CloseReason.HANGUP
-    transfers: int = 0
-    hold_s: float = 0.0
+    transfers: int = 0  # completed blind or attended transfers
+    hold_s: float = 0.0  # on hold by an agent's action, an attended consultation included
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def transferred(self) -> bool:
+        """Whether an agent transferred the call (blind or attended) at least once."""
+        return self.transfers > 0
 
     def export(self) -> dict[str, Any]:
         """The contract fields as JSON-ready values (ISO 8601 times, enum values, lists)."""

@@ -2,189 +2,78 @@
 
 Theory of operation
 -------------------
-A *contact* is every channel sharing one Linkedid (docs/call-records.md is the rule book; this
-module implements it, and everything that decides a record's fields lives here). ``handle(event)``
-updates the contact the event belongs to and returns the records finished by it; nothing here
-reads a clock, a socket or a database: time is the event's stream time (see ``calls/clock.py``).
+A *contact* is every channel sharing one Linkedid (docs/call-records.md is the rule book).
+``handle(event)`` updates the contact the event belongs to and returns the records finished by
+it; nothing here reads a clock, a socket or a database: time is the event's stream time (see
+``calls/clock.py``). The work is split by concept: ``calls/contact.py`` is the contact model,
+``calls/handlers.py`` what each event does to a contact (one dispatch table from event class to
+a function ``(tracker, contact, event) -> None``), ``calls/outcome.py`` how a finished contact
+becomes its record; this module finds contacts, keeps what spans them (bridges, Local channel
+pairs, queue members, recently closed Linkedids) and decides when a contact is finished.
 
-Dispatch is one table from event class to a method ``(contact, event) -> None``. Channel events
-find their contact through the channel's Uniqueid (registered at first sight) and its Linkedid;
-a channel that shows up with a new Linkedid merges its old contact into the new one (Asterisk
-moves channels to the oldest Linkedid when calls are linked by a transfer).
+Channel events find their contact through the channel's Uniqueid (registered at first sight) and
+its Linkedid; a channel that shows up with a new Linkedid merges its old contact into the new one
+(Asterisk moves channels to the oldest Linkedid when calls are linked by a transfer).
 
 Sides: the first channel (Uniqueid = Linkedid), its Local partner and any channel that joined a
 queue as the caller are the *caller side*; everything else is the *agent side*. An agent-side
 channel counts for "who hung up" only once it was answered (state Up): members that were rung and
 never answered do not end calls.
 
-Finalisation: with CEL on the link (any CEL frame seen), ``LINKEDID_END``; otherwise the Hangup of
-the last live channel. If CEL is on but ``LINKEDID_END`` never comes, a contact with no live
-channel is closed after ``linger_s`` seconds of stream time. Finished contacts are evicted
+Finalisation: with CEL on the link (any CEL frame seen), ``LINKEDID_END`` once every channel's
+``Hangup`` is in too (CEL may overtake the call's last AMI events); otherwise the Hangup of the
+last live channel. An Originate that never answered also waits for its OriginateResponse. What
+never comes is waited for ``linger_s`` seconds of stream time. Finished contacts are evicted
 immediately; a bounded set of recently closed Linkedids makes late events harmless.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections import OrderedDict, deque
+from collections.abc import Iterable
 
 from telephony.ami import events as ev
+from telephony.calls.clock import StreamClock
+from telephony.calls.contact import (
+    SPOOL_FAILED,
+    STATE_UP,
+    USEREVENTS,
+    Channel,
+    Contact,
+    SpoolFailure,
+    TrackerConfig,
+    TrackerStats,
+    device_of,
+    dial_number,
+    duration_s,
+    local_partner_name,
+)
+from telephony.calls.handlers import HANDLERS, VARIABLES
+from telephony.calls.interest import HeaderRule, Interest
+from telephony.calls.outcome import build_record, originate_settled
 from telephony.calls.record import (
     CallRecord,
     CloseReason,
     Direction,
-    Disposition,
     HangupBy,
     Kind,
     Outcome,
+    call_id_for,
 )
+from telephony.calls.system import CEL_EVENTS, SYSTEM_HANDLERS
+
+__all__ = [
+    "TRACKED_EVENTS",
+    "CallTracker",
+    "Channel",
+    "Contact",
+    "TrackerConfig",
+    "TrackerStats",
+    "tracker_interest",
+]
 
 log = logging.getLogger("hotline.calls.tracker")
-
-STATE_UP = 6
-SHUTDOWN_FLAG = 4  # SoftHangupRequest Cause: Asterisk's AST_SOFTHANGUP_SHUTDOWN
-NORMAL_CAUSES = frozenset({0, 16, 17, 19})
-SPOOL_FAILED = "OutgoingSpoolFailed"
-IVR_USEREVENTS = frozenset({"HotlineMenu", "HotlineIvr"})
-SURVEY_USEREVENTS = frozenset({"SurveyResult", "HotlineSurvey"})
-VALID_RATINGS = frozenset({1, 2, 3})
-_LOCAL_HALF = re.compile(r"^(Local/.+);([12])$")
-_CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;[12])?$")
-_CEL_CAUSE = re.compile(r'"hangupcause"\s*:\s*(\d+)')
-_DIAL_NUMBER = re.compile(r"^[^/]+/([^@/]+)")
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerConfig:
-    """What the tracker needs to know about the PBX's dialplan (config [pbx])."""
-
-    pbx: str = "pbx1"
-    survey_contexts: frozenset[str] = frozenset({"survey"})
-    internal_contexts: frozenset[str] = frozenset({"from-internal"})
-    linger_s: float = 10.0
-    recent_closed: int = 8192
-
-
-@dataclass(slots=True)
-class Channel:
-    """What the tracker knows of one channel."""
-
-    uniqueid: str
-    name: str
-    linkedid: str
-    state: int = 0
-    ever_up: bool = False
-    caller_num: str | None = None
-    caller_name: str | None = None
-    exten: str | None = None
-    context: str | None = None
-    hung_up: bool = False
-    requested: bool = False  # a (Soft)HangupRequest came before its Hangup
-    retired: bool = False  # left by a transfer: its hang-up ends nothing
-
-
-@dataclass(slots=True)
-class Contact:
-    """A contact in progress."""
-
-    linkedid: str
-    call_id: str
-    started: float | None
-    channels: dict[str, Channel] = field(default_factory=dict)
-    caller_side: set[str] = field(default_factory=set)
-    engaged: set[str] = field(default_factory=set)  # agent-side uids that took the call
-    last_time: float | None = None
-    ivr_path: list[str] = field(default_factory=list)
-    queue: str | None = None
-    queued_at: float | None = None
-    left_queue_at: float | None = None
-    abandoned: bool = False
-    abandon_hold: int | None = None
-    answered_at: float | None = None
-    answered: bool = False  # an agent took the call (AgentComplete proves it even unseen)
-    agent: str | None = None
-    wait_s: float | None = None
-    talk_total: float | None = None
-    hangup_by: HangupBy | None = None
-    hangup_cause: int | None = None
-    recording: str | None = None
-    disposition: Disposition | None = None
-    work_order_id: str | None = None
-    survey: bool = False
-    survey_rating: int | None = None
-    originate_reason: int | None = None
-    originate_dial: str | None = None  # "Tech/resource" of an Originate (DialBegin, no caller)
-    shutdown: bool = False  # torn down by a PBX shutdown/restart
-    vanished: bool = False  # ended while the AMI link was down: its end is unknown
-    dialed_fallback: str | None = None
-    transfers: int = 0
-    hold_started: dict[str, float] = field(default_factory=dict)
-    hold_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    def live(self) -> int:
-        return sum(1 for c in self.channels.values() if not c.hung_up)
-
-
-@dataclass(slots=True)
-class TrackerStats:
-    """Counters for metrics and the status page."""
-
-    events: int = 0
-    contacts_opened: int = 0
-    records: int = 0
-    late_events: int = 0
-    orphan_events: int = 0
-    merges: int = 0
-
-
-def _num(value: str | None) -> str | None:
-    if not value or value == "<unknown>":
-        return None
-    return value
-
-
-def _local_partner_name(name: str) -> str | None:
-    m = _LOCAL_HALF.match(name)
-    if not m:
-        return None
-    return f"{m.group(1)};{'2' if m.group(2) == '1' else '1'}"
-
-
-def _device(name: str) -> str:
-    """``PJSIP/8002-0000001c`` → ``PJSIP/8002``; ``Local/8001@agents-00000004;1`` →
-    ``Local/8001@agents``; a queue interface ``Local/8001@agents/n`` → ``Local/8001@agents``."""
-    name = _CHANNEL_SUFFIX.sub("", name)
-    if name.startswith("Local/") and name.count("/") > 1:
-        name = name.rsplit("/", 1)[0]
-    return name
-
-
-def _duration_s(text: str | None) -> int | None:
-    """``HH:MM:SS`` (CoreShowChannel ``Duration``) → seconds."""
-    if not text:
-        return None
-    try:
-        h, m, s = (int(part) for part in text.split(":"))
-    except ValueError:
-        return None
-    return h * 3600 + m * 60 + s
-
-
-def _dial_number(dial: str) -> str | None:
-    m = _DIAL_NUMBER.match(dial)
-    return m.group(1) if m else None
-
-
-def _dt(t: float | None) -> datetime | None:
-    return None if t is None else datetime.fromtimestamp(t, UTC)
-
-
-Handler = Callable[["CallTracker", Contact, ev.Event], None]
 
 
 class CallTracker:
@@ -199,11 +88,15 @@ class CallTracker:
         self._merged_into: dict[str, str] = {}
         self._bridges: dict[str, set[str]] = {}  # bridge id -> member uniqueids
         self._bridge_of: dict[str, str] = {}  # uniqueid -> bridge id
-        self._idle: dict[str, float] = {}  # linkedid -> last hang-up, awaiting LINKEDID_END
-        self._members: dict[str, str] = {}  # device -> queue MemberName (from Agent* events)
+        # linkedid -> since when it waits: its last Hangup for LINKEDID_END, or LINKEDID_END
+        # (or the Hangup) for the last Hangup or an OriginateResponse; closed after linger_s.
+        self._idle: dict[str, float] = {}
+        self._members: dict[str, str] = {}  # device -> MemberName (Agent*, QueueMember* events)
         # Unanswered originated calls recently finished, by dial string: a failed Originate's
         # answer may come after the call's own end (trunk channels) and still correct it.
         self._originated: OrderedDict[str, CallRecord] = OrderedDict()
+        # Runs of an Originate's `failed` extension awaiting that Originate's response.
+        self._spool_failures: deque[SpoolFailure] = deque(maxlen=64)
         # linkedid -> when to close it as vanished; None until the first event or keepalive
         # after the resync arms it (list items carry our receive time, events the PBX's).
         self._vanish: dict[str, float | None] = {}
@@ -212,8 +105,13 @@ class CallTracker:
         self._boot_started: float | None = None
         self._last_uptime: int | None = None
         self.now: float | None = None
+        # The time of the last event or keepalive before the one being handled: when a new
+        # boot shows, the calls of the old one were last seen alive then.
+        self.last_heard: float | None = None
         self.stats = TrackerStats()
         self._warned: set[str] = set()
+        self._local_time = StreamClock(self.config.timezone).local_to_epoch
+        self.interest = tracker_interest(self.config)
 
     # ----------------------------------------------------------------- entry points
 
@@ -223,7 +121,7 @@ class CallTracker:
         if event.time is not None:
             self.now = event.time
         done: list[CallRecord] = []
-        system = _SYSTEM_HANDLERS.get(type(event))
+        system = SYSTEM_HANDLERS.get(type(event))
         if system is not None:
             done.extend(system(self, event))
         else:
@@ -234,17 +132,23 @@ class CallTracker:
                 if contact.started is None:
                     contact.started = self.now
                 contact.last_time = self.now
-                handler = _HANDLERS.get(type(event))
+                handler = HANDLERS.get(type(event))
                 if handler is not None:
                     handler(self, contact, event)
                 done.extend(self._maybe_finish(contact, event))
         if self.now is not None and (self._idle or self._vanish):
             done.extend(self._expire_idle(self.now))
+        self.last_heard = self.now
         return done
+
+    def saw(self, name: str) -> None:
+        """The first frame of an event in ``interest.presence`` went by (kept or not)."""
+        if name == "CEL":
+            self.cel_mode = True  # contacts end at LINKEDID_END from now on
 
     def tick(self, time: float) -> list[CallRecord]:
         """Time passed without events (a keepalive answer): close what is overdue."""
-        self.now = time
+        self.now = self.last_heard = time
         if self._idle or self._vanish:
             return self._expire_idle(time)
         return []
@@ -290,9 +194,10 @@ class CallTracker:
             if item.state is not None:
                 channel.state = item.state
                 channel.ever_up = channel.ever_up or item.state == STATE_UP
-            age = _duration_s(item.duration)
+            age = duration_s(item.duration)
             if age is not None and self.now is not None:
                 began = self.now - age
+                contact.start_known = True
                 if contact.started is None or began < contact.started:
                     contact.started = began
             if contact.last_time is None:
@@ -339,12 +244,13 @@ class CallTracker:
         if contact is not None:
             return contact
         gen = self._recent.get(linkedid)
-        call_id = f"{self.config.pbx}:{linkedid}"
+        boot = None
         if gen is not None:
             if gen == self.boot:
                 self.stats.late_events += 1
                 return None
-            call_id = f"{call_id}#{self.boot}"
+            boot = self.boot
+        call_id = call_id_for(self.config.pbx, linkedid, boot)
         contact = Contact(linkedid=linkedid, call_id=call_id, started=self.now)
         contact.caller_side.add(linkedid)
         self.contacts[linkedid] = contact
@@ -376,6 +282,9 @@ class CallTracker:
             return self._open(linkedid)
         if isinstance(event, ev.CEL):
             return None
+        if isinstance(event, ev.Cdr):
+            # A record of a channel we follow; never opens a contact (Cdrs come at the end).
+            return self._by_uid.get(event.uniqueid or "")
         if isinstance(event, ev.OriginateResponse):
             return self._contact_for_originate(event)
         if isinstance(event, ev.BlindTransfer):
@@ -434,7 +343,7 @@ class CallTracker:
                 direction=Direction.OUTBOUND,
                 outcome=Outcome.SURVEY_BUSY if busy else Outcome.SURVEY_NO_ANSWER,
                 hangup_by=None,
-                dialed=record.dialed or _dial_number(event.channel),
+                dialed=record.dialed or dial_number(event.channel),
                 notes=(*record.notes, "corrected by a late OriginateResponse"),
             )
         ]
@@ -452,6 +361,8 @@ class CallTracker:
         contact.channels[uid] = channel
         self._by_uid[uid] = contact
         self._by_name[name] = uid
+        if uid == contact.linkedid and isinstance(event, ev.Newchannel):
+            contact.start_known = True
         if not isinstance(event, ev.Newchannel) and not adopted:
             self.stats.orphan_events += 1
             self._warn_once(
@@ -462,9 +373,10 @@ class CallTracker:
                 event.index,
                 name,
             )
-        partner_name = _local_partner_name(name)
+        partner_name = local_partner_name(name)
         if partner_name:
             partner_uid = self._by_name.get(partner_name)
+            self._pair(contact, uid, partner_uid)
             if partner_uid and partner_uid in contact.caller_side:
                 contact.caller_side.add(uid)
             if uid in contact.caller_side and partner_uid:
@@ -518,11 +430,14 @@ class CallTracker:
     # ----------------------------------------------------------------- finishing
 
     def _maybe_finish(self, contact: Contact, event: ev.Event) -> list[CallRecord]:
-        if not isinstance(event, ev.Hangup):
+        if not isinstance(event, ev.Hangup | ev.OriginateResponse):
             return []
         if contact.live() > 0:
             return []
-        if self.cel_mode:
+        if contact.linkedid_end is not None and originate_settled(contact):
+            record = self._finish(contact, CloseReason.LINKEDID_END, contact.linkedid_end)
+            return [record] if record is not None else []
+        if self.cel_mode or not originate_settled(contact):
             if self.now is not None:
                 self._idle[contact.linkedid] = self.now
             return []
@@ -538,7 +453,10 @@ class CallTracker:
             if contact is None:
                 del self._idle[linkedid]
             elif now - since >= linger:
-                record = self._finish(contact, CloseReason.HANGUP, since)
+                if contact.linkedid_end is not None:
+                    record = self._finish(contact, CloseReason.LINKEDID_END, contact.linkedid_end)
+                else:
+                    record = self._finish(contact, CloseReason.HANGUP, since)
                 if record is not None:
                     out.append(record)
         for linkedid, deadline in list(self._vanish.items()):
@@ -570,126 +488,27 @@ class CallTracker:
                 del self._by_name[channel.name]
         names = [c.name for c in contact.channels.values()]
         if not names or all(n.startswith(SPOOL_FAILED) for n in names):
-            return None  # Asterisk's originate-failure handler, not a call
+            # Asterisk's originate-failure handler, not a call: what it learnt (a survey's
+            # result) goes to the Originate its OriginateResponse names, which follows.
+            first = contact.channels.get(contact.linkedid)
+            if first is not None:
+                self._spool_failures.append(SpoolFailure(first.context, contact.survey))
+            return None
         self.stats.records += 1
-        record = self._build(contact, reason, when)
+        record = build_record(contact, self.config, reason, when, self._agent(contact))
         if contact.originate_dial and not contact.answered and record.kind is not Kind.SURVEY:
             self._originated[contact.originate_dial] = record
             while len(self._originated) > 1024:
                 self._originated.popitem(last=False)
         return record
 
-    def _build(self, c: Contact, reason: CloseReason, when: float | None) -> CallRecord:
-        ended = when if when is not None else c.last_time
-        first = c.channels.get(c.linkedid)
-        caller_chan = first or next((c.channels[u] for u in c.caller_side if u in c.channels), None)
-        caller = _num(caller_chan.caller_num) if caller_chan else None
-        if caller is None:
-            for uid in c.caller_side:
-                ch = c.channels.get(uid)
-                if ch is not None and _num(ch.caller_num):
-                    caller = _num(ch.caller_num)
-                    break
-        dialed = None
-        if first is not None and first.exten and first.exten != "s":
-            dialed = first.exten
-        dialed = dialed or c.dialed_fallback
-        kind = Kind.SURVEY if c.survey else Kind.CITIZEN
-        if (
-            kind is Kind.CITIZEN
-            and first is not None
-            and first.context in self.config.internal_contexts
-            and c.queue is None
-        ):
-            kind = Kind.INTERNAL
-        caller_up = any(c.channels[u].ever_up for u in c.caller_side if u in c.channels)
-        talk = c.talk_total
-        if (talk is None or c.transfers) and c.answered_at is not None and ended is not None:
-            # After a transfer the queue's TalkTime covers the first agent only.
-            talk = max(0.0, ended - c.answered_at)
-        wait = c.wait_s
-        if wait is None and c.abandoned and c.abandon_hold is not None:
-            wait = float(c.abandon_hold)
-        if wait is None and c.queued_at is not None:
-            if c.left_queue_at is not None:
-                wait = c.left_queue_at - c.queued_at
-            elif ended is not None:
-                wait = ended - c.queued_at
-        hangup_by = c.hangup_by
-        if kind is Kind.SURVEY:
-            outcome = self._survey_outcome(c, caller_up)
-            if not caller_up:
-                hangup_by = None
-        else:
-            outcome = self._citizen_outcome(c, caller_up, hangup_by)
-        return CallRecord(
-            call_id=c.call_id,
-            pbx=self.config.pbx,
-            linkedid=c.linkedid,
-            direction=Direction.OUTBOUND if kind is Kind.SURVEY else Direction.INBOUND,
-            kind=kind,
-            caller=caller,
-            dialed=dialed,
-            started_at=_dt(c.started),
-            ivr_path=tuple(c.ivr_path),
-            queue=c.queue,
-            queued_at=_dt(c.queued_at),
-            answered_at=_dt(c.answered_at),
-            agent=c.agent,
-            ended_at=_dt(ended),
-            wait_s=wait,
-            talk_s=talk,
-            outcome=outcome,
-            hangup_cause=c.hangup_cause,
-            hangup_by=hangup_by,
-            recording=c.recording,
-            disposition=c.disposition,
-            work_order_id=c.work_order_id,
-            survey_rating=c.survey_rating if kind is Kind.SURVEY else None,
-            close_reason=reason,
-            transfers=c.transfers,
-            hold_s=c.hold_s,
-            notes=tuple(c.notes),
-        )
-
-    @staticmethod
-    def _citizen_outcome(c: Contact, caller_up: bool, hangup_by: HangupBy | None) -> Outcome:
-        if c.answered or c.answered_at is not None:
-            return Outcome.ANSWERED
-        if c.shutdown:
-            return Outcome.FAILED  # cut off by a PBX shutdown/restart, not the caller's doing
-        if c.abandoned:
-            return Outcome.ABANDONED_QUEUE
-        if c.left_queue_at is not None:
-            return Outcome.NO_AGENT
-        if c.vanished and c.queued_at is not None:
-            return Outcome.ABANDONED_QUEUE  # last seen waiting; no answer was ever seen
-        if not caller_up and c.hangup_cause is not None and c.hangup_cause not in NORMAL_CAUSES:
-            return Outcome.FAILED
-        if hangup_by is HangupBy.SYSTEM:
-            return Outcome.SELF_SERVICE
-        return Outcome.ABANDONED_IVR
-
-    @staticmethod
-    def _survey_outcome(c: Contact, caller_up: bool) -> Outcome:
-        if c.survey_rating in VALID_RATINGS:
-            return Outcome.SURVEY_COMPLETED
-        if not caller_up:
-            if c.hangup_cause == 17 or c.originate_reason == 5:
-                return Outcome.SURVEY_BUSY
-            return Outcome.SURVEY_NO_ANSWER
-        return Outcome.SURVEY_REFUSED
-
-    # ----------------------------------------------------------------- helpers
-
-    def _side_is_caller(self, contact: Contact, uid: str | None) -> bool:
-        return uid is not None and uid in contact.caller_side
+    # ----------------------------------------------------------------- channels and members
 
     def _with_partner(self, uid: str | None, name: str | None) -> list[str]:
         """A channel and, for a Local channel half, its live other half."""
         if not uid:
             return []
-        partner = self._by_name.get(_local_partner_name(name or "") or "")
+        partner = self._by_name.get(local_partner_name(name or "") or "")
         return [uid, partner] if partner else [uid]
 
     def _mark_caller(self, contact: Contact, uid: str | None, name: str | None) -> None:
@@ -698,249 +517,53 @@ class CallTracker:
     def _engage(self, contact: Contact, uid: str | None, name: str | None) -> None:
         contact.engaged.update(self._with_partner(uid, name))
 
-    def _party(self, channel: Channel) -> str:
-        """Who an agent-side channel is: its queue member name if known, else its device.
+    def _agent(self, contact: Contact) -> str | None:
+        """The agent of a contact: its queue's member, or after a transfer (or with no queue)
+        the party finally reached from the agent-side channel last bridged with the caller."""
+        if contact.talking is not None and (contact.transfers or contact.agent is None):
+            return self._party(contact, contact.talking) or contact.agent
+        return contact.agent
 
-        Never its CallerIDName: Asterisk gives a dialled channel the *caller's* caller id.
+    def _party(self, contact: Contact, uid: str) -> str | None:
+        """Who an agent-side channel finally reaches: a queue member's name, else a device.
+
+        A transfer target is often a Local channel (``Local/9002@xfer``) whose other half
+        ``Dial``s the agent: follow Local halves and the channel each half was bridged with
+        until a known queue member or a channel that is not Local. Never a CallerIDName:
+        Asterisk gives a dialled channel the *caller's* caller id.
         """
-        device = _device(channel.name)
-        return self._members.get(device, device)
+        seen: set[str] = set()
+        found: str | None = None
+        current: str | None = uid
+        while current is not None and current not in seen:
+            seen.add(current)
+            channel = self._channel(contact, current)
+            if channel is None:
+                break
+            device = device_of(channel.name)
+            found = self._members.get(device, device)
+            if device in self._members or not channel.name.startswith("Local/"):
+                break
+            half = self._channel(contact, channel.partner) if channel.partner else None
+            if half is None or channel.partner in seen:
+                break
+            seen.add(half.uniqueid)
+            current = half.peer
+        return found
 
-    def _learn_member(self, event: ev.AgentEvent) -> None:
-        if event.interface and event.member_name:
-            self._members[_device(event.interface)] = event.member_name
-            if len(self._members) > 10_000:
-                self._members.clear()
-
-    def _signal(self, contact: Contact, who: HangupBy) -> None:
-        if contact.hangup_by is None:
-            contact.hangup_by = who
-
-    # ----------------------------------------------------------------- channel events
-
-    def _on_newchannel(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.ChannelEvent)
-        channel = contact.channels.get(event.uniqueid or "")
-        if channel is None:
-            return
-        channel.state = event.state or 0
-        channel.caller_num = event.caller_num
-        channel.caller_name = event.caller_name
-        channel.exten = event.exten
-        channel.context = event.context
-        if channel.state == STATE_UP:
-            channel.ever_up = True
-
-    def _on_channel_update(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.ChannelEvent)
-        channel = contact.channels.get(event.uniqueid or "")
-        if channel is None:
-            return
-        if event.state is not None:
-            channel.state = event.state
-            if event.state == STATE_UP:
-                channel.ever_up = True
-        if isinstance(event, ev.NewCallerid) or channel.caller_num in (None, "<unknown>"):
-            channel.caller_num = event.caller_num
-            channel.caller_name = event.caller_name
-        if isinstance(event, ev.Newexten) and event.context in self.config.survey_contexts:
-            contact.survey = True
-
-    def _on_local_bridge(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.LocalBridge)
-        one, two = event.one_uniqueid, event.two_uniqueid
-        if one in contact.caller_side and two:
-            contact.caller_side.add(two)
-        elif two in contact.caller_side and one:
-            contact.caller_side.add(one)
-
-    def _on_varset(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.VarSet)
-        var, value = event.variable or "", event.value or ""
-        if var == "HOTLINE_IVR_PATH":
-            contact.ivr_path = [p for p in re.split(r"[/,]", value) if p]
-        elif var == "MIXMONITOR_FILENAME":
-            if contact.recording is None and value:
-                contact.recording = value
-        elif var == "HOTLINE_SURVEY":
-            if value and value not in ("0", "no", "false"):
-                contact.survey = True
-        elif var == "HOTLINE_RECORDING" and value:
-            contact.recording = value
-
-    def _on_user_event(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.UserEvent)
-        name = event.userevent or ""
-        headers = event.headers
-        if name in IVR_USEREVENTS:
-            choice = headers.get("Choice")
-            if choice:
-                contact.ivr_path.append(choice)
-        elif name == "HotlineDisposition":
-            value = headers.get("Disposition", "")
-            try:
-                contact.disposition = Disposition(value)
-            except ValueError:
-                self._warn_once("disp", "event #%d: unknown disposition %r", event.index, value)
-            wo = headers.get("WorkOrderId") or headers.get("WorkOrderID")
-            if wo:
-                contact.work_order_id = wo
-        elif name in SURVEY_USEREVENTS:
-            contact.survey = True
-            raw = headers.get("Rating") or headers.get("Result") or ""
-            try:
-                rating = int(raw)
-            except ValueError:
-                rating = None
-            contact.survey_rating = rating if rating in VALID_RATINGS else None
-
-    def _on_hangup_request(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.HangupRequest | ev.SoftHangupRequest)
-        uid = event.uniqueid
-        channel = contact.channels.get(uid or "")
-        if channel is None or channel.retired:
-            return
-        channel.requested = True
-        soft = isinstance(event, ev.SoftHangupRequest)
-        if soft and event.cause == SHUTDOWN_FLAG:
-            if contact.hangup_by is None:
-                contact.shutdown = True
-            self._signal(contact, HangupBy.SYSTEM)
-        elif self._side_is_caller(contact, uid):
-            self._signal(contact, HangupBy.SYSTEM if soft else HangupBy.CALLER)
-        elif channel.ever_up:  # a member that only rang never ends the call
-            self._signal(contact, HangupBy.AGENT)
-
-    def _on_hangup(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.Hangup)
-        uid = event.uniqueid or ""
+    def _channel(self, contact: Contact, uid: str) -> Channel | None:
         channel = contact.channels.get(uid)
-        if channel is None:
+        if channel is None and (other := self._by_uid.get(uid)) is not None:
+            channel = other.channels.get(uid)
+        return channel
+
+    def _pair(self, contact: Contact, uid: str | None, partner: str | None) -> None:
+        """Remember the two halves of a Local channel."""
+        if not uid or not partner:
             return
-        channel.hung_up = True
-        self._leave_bridge(uid)
-        held_since = contact.hold_started.pop(uid, None)
-        if held_since is not None and self.now is not None:
-            contact.hold_s += self.now - held_since
-        if self._by_name.get(channel.name) == uid:
-            del self._by_name[channel.name]
-        caller = self._side_is_caller(contact, uid)
-        if caller and contact.hangup_cause is None:
-            contact.hangup_cause = event.cause
-        if not channel.requested and not channel.retired:
-            if caller:
-                self._signal(contact, HangupBy.CALLER)
-            elif channel.ever_up:
-                self._signal(contact, HangupBy.AGENT)
-
-    def _on_hold(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.ChannelEvent)
-        if event.uniqueid and self.now is not None:
-            contact.hold_started.setdefault(event.uniqueid, self.now)
-
-    def _on_unhold(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.ChannelEvent)
-        start = contact.hold_started.pop(event.uniqueid or "", None)
-        if start is not None and self.now is not None:
-            contact.hold_s += self.now - start
-
-    # ----------------------------------------------------------------- queue events
-
-    def _on_queue_join(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.QueueCallerJoin)
-        self._mark_caller(contact, event.uniqueid, event.channel)
-        contact.queue = event.queue
-        if contact.queued_at is None:
-            contact.queued_at = self.now
-        contact.left_queue_at = None
-
-    def _on_queue_leave(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.QueueCallerLeave)
-        if contact.answered_at is None:
-            contact.left_queue_at = self.now
-
-    def _on_queue_abandon(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.QueueCallerAbandon)
-        if contact.answered_at is None:
-            contact.abandoned = True
-            contact.abandon_hold = event.hold_time
-            self._signal(contact, HangupBy.CALLER)
-
-    def _on_agent_connect(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.AgentConnect)
-        self._learn_member(event)
-        self._mark_caller(contact, event.uniqueid, event.channel)
-        self._engage(contact, event.dest_uniqueid, event.dest_channel)
-        contact.answered = True
-        if contact.answered_at is None:
-            contact.answered_at = self.now
-            contact.wait_s = float(event.hold_time) if event.hold_time is not None else None
-        contact.queue = event.queue or contact.queue
-        contact.agent = event.member_name or event.interface or contact.agent
-        contact.abandoned = False
-        contact.left_queue_at = None
-
-    def _on_agent_complete(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.AgentComplete)
-        self._learn_member(event)
-        self._mark_caller(contact, event.uniqueid, event.channel)
-        contact.answered = True
-        contact.queue = contact.queue or event.queue
-        # A call adopted mid-talk (resync) never showed its AgentConnect.
-        contact.agent = contact.agent or event.member_name or event.interface
-        if contact.wait_s is None and event.hold_time is not None:
-            contact.wait_s = float(event.hold_time)
-        if event.talk_time is not None:
-            contact.talk_total = (contact.talk_total or 0.0) + event.talk_time
-        if event.reason == "caller":
-            self._signal(contact, HangupBy.CALLER)
-        elif event.reason == "agent":
-            self._signal(contact, HangupBy.AGENT)
-        elif event.reason == "transfer":
-            self._retire(contact, event.dest_uniqueid, event.dest_channel)
-
-    def _retire(self, contact: Contact, uid: str | None, name: str | None) -> None:
-        for u in self._with_partner(uid, name):
-            if u in contact.channels:
-                contact.channels[u].retired = True
-                contact.engaged.discard(u)
-
-    # ----------------------------------------------------------------- bridges, transfers
-
-    def _on_bridge_enter(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.BridgeEnter)
-        bridge = event.bridge_id or ""
-        members = self._bridges.setdefault(bridge, set())
-        entering = event.uniqueid or ""
-        self._leave_bridge(entering)
-        members.add(entering)
-        self._bridge_of[entering] = bridge
-        live = [
-            u
-            for u in members
-            if u in contact.channels
-            and not contact.channels[u].hung_up
-            and not contact.channels[u].retired
-        ]
-        callers = [u for u in live if u in contact.caller_side]
-        agents = [u for u in live if u not in contact.caller_side]
-        if not callers or not agents:
-            return
-        contact.answered = True
-        if contact.answered_at is None:
-            contact.answered_at = self.now
-        # The party that just joined the caller is the one talking now (after a transfer).
-        newcomers = [entering] if entering in agents else agents
-        for uid in newcomers:
-            channel = contact.channels[uid]
-            if uid not in contact.engaged:
-                self._engage(contact, uid, channel.name)
-                if contact.transfers or contact.agent is None:
-                    contact.agent = self._party(channel)
-
-    def _on_bridge_leave(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.BridgeLeave)
-        self._leave_bridge(event.uniqueid or "")
+        a, b = self._channel(contact, uid), self._channel(contact, partner)
+        if a is not None and b is not None:
+            a.partner, b.partner = partner, uid
 
     def _leave_bridge(self, uid: str) -> None:
         bridge = self._bridge_of.pop(uid, None)
@@ -952,147 +575,37 @@ class CallTracker:
             if not members:
                 del self._bridges[bridge]
 
-    def _on_blind_transfer(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.BlindTransfer)
-        if event.result and event.result != "Success":
-            return
-        contact.transfers += 1
-        contact.notes.append(f"blind transfer to {event.extension}@{event.context}")
-        contact.hangup_by = None
-        self._retire(contact, event.transferer_uniqueid, event.transferer_channel)
+    def _learn_member(self, event: ev.AgentEvent) -> None:
+        if event.interface and event.member_name:
+            self._name_member(event.interface, event.member_name)
 
-    def _on_attended_transfer(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.AttendedTransfer)
-        if event.result and event.result != "Success":
-            return
-        contact.transfers += 1
-        contact.notes.append("attended transfer")
-        contact.hangup_by = None
-        # The consultation call becomes part of this contact.
-        for uid in (event.second_transferer_uniqueid, event.transfer_target_uniqueid):
-            other = self._by_uid.get(uid or "")
-            if other is not None and other is not contact:
-                self._merge(other, contact)
-        self._retire(contact, event.orig_transferer_uniqueid, event.orig_transferer_channel)
-        self._retire(contact, event.second_transferer_uniqueid, event.second_transferer_channel)
-        target = event.transfer_target_uniqueid
-        if target and target in contact.channels:
-            contact.agent = self._party(contact.channels[target])
-
-    def _on_agent_event(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.AgentEvent)
-        self._learn_member(event)
-
-    def _on_dial_begin(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.DialBegin)
-        if not event.channel and event.dest_channel and event.dial_string:
-            # No calling channel: an Originate. Remember its dial string to match the answer.
-            tech = event.dest_channel.split("/", 1)[0]
-            contact.originate_dial = f"{tech}/{event.dial_string}"
-
-    def _on_originate(self, contact: Contact, event: ev.Event) -> None:
-        assert isinstance(event, ev.OriginateResponse)
-        if event.context in self.config.survey_contexts:
-            contact.survey = True
-        if event.response == "Failure":
-            contact.originate_reason = event.reason
-            m = _DIAL_NUMBER.match(event.channel or "")
-            if m and contact.dialed_fallback is None:
-                contact.dialed_fallback = m.group(1)
-
-    # ----------------------------------------------------------------- system events
-
-    def _sys_cel(self, event: ev.Event) -> list[CallRecord]:
-        assert isinstance(event, ev.CEL)
-        self.cel_mode = True
-        if event.event_name == "HANGUP":
-            self._cel_hangup(event)
-            return []
-        if event.event_name != "LINKEDID_END" or not event.linkedid:
-            return []
-        linkedid = event.linkedid
-        if linkedid in self._merged_into:
-            return []
-        contact = self.contacts.get(linkedid)
-        if contact is None:
-            return []
-        record = self._finish(contact, CloseReason.LINKEDID_END, self.now)
-        return [record] if record is not None else []
-
-    def _cel_hangup(self, event: ev.CEL) -> None:
-        contact = self._by_uid.get(event.uniqueid or "")
-        if contact is None or contact.hangup_cause is not None:
-            return
-        if not self._side_is_caller(contact, event.uniqueid):
-            return
-        match = _CEL_CAUSE.search(event.extra or "")
-        if match:
-            contact.hangup_cause = int(match.group(1))
-
-    def _sys_shutdown(self, event: ev.Event) -> list[CallRecord]:
-        records = self.close_all(CloseReason.PBX_RESTART, self.now)
-        self.boot += 1
-        self._boot_started = None
-        self._last_uptime = None
-        return records
-
-    def _sys_fully_booted(self, event: ev.Event) -> list[CallRecord]:
-        assert isinstance(event, ev.FullyBooted)
-        uptime = event.uptime
-        if uptime is None:
-            return []
-        new_boot = False
-        if self._last_uptime is not None and uptime < self._last_uptime:
-            new_boot = True
-        if self.now is not None:
-            started = self.now - uptime
-            if self._boot_started is not None and abs(started - self._boot_started) > 5:
-                new_boot = True
-            self._boot_started = started
-        self._last_uptime = uptime
-        if not new_boot:
-            return []
-        records = self.close_all(CloseReason.PBX_RESTART, self.now)
-        self.boot += 1
-        return records
+    def _name_member(self, interface: str, name: str) -> None:
+        if len(self._members) > 10_000:
+            self._members.clear()
+        self._members[device_of(interface)] = name
 
 
-_HANDLERS: dict[type[ev.Event], Handler] = {
-    ev.Newchannel: CallTracker._on_newchannel,
-    ev.Newstate: CallTracker._on_channel_update,
-    ev.NewCallerid: CallTracker._on_channel_update,
-    ev.Newexten: CallTracker._on_channel_update,
-    ev.LocalBridge: CallTracker._on_local_bridge,
-    ev.VarSet: CallTracker._on_varset,
-    ev.UserEvent: CallTracker._on_user_event,
-    ev.HangupRequest: CallTracker._on_hangup_request,
-    ev.SoftHangupRequest: CallTracker._on_hangup_request,
-    ev.Hangup: CallTracker._on_hangup,
-    ev.Hold: CallTracker._on_hold,
-    ev.Unhold: CallTracker._on_unhold,
-    ev.QueueCallerJoin: CallTracker._on_queue_join,
-    ev.QueueCallerLeave: CallTracker._on_queue_leave,
-    ev.QueueCallerAbandon: CallTracker._on_queue_abandon,
-    ev.AgentConnect: CallTracker._on_agent_connect,
-    ev.AgentComplete: CallTracker._on_agent_complete,
-    ev.BridgeEnter: CallTracker._on_bridge_enter,
-    ev.BridgeLeave: CallTracker._on_bridge_leave,
-    ev.BlindTransfer: CallTracker._on_blind_transfer,
-    ev.AttendedTransfer: CallTracker._on_attended_transfer,
-    ev.OriginateResponse: CallTracker._on_originate,
-    ev.AgentCalled: CallTracker._on_agent_event,
-    ev.AgentRingNoAnswer: CallTracker._on_agent_event,
-    ev.AgentDump: CallTracker._on_agent_event,
-    ev.DialBegin: CallTracker._on_dial_begin,
-}
+# Event names the tracker reads (every one it has a handler for).
+TRACKED_EVENTS: frozenset[str] = frozenset(cls.__name__ for cls in (*HANDLERS, *SYSTEM_HANDLERS))
 
-SystemHandler = Callable[[CallTracker, ev.Event], list[CallRecord]]
-_SYSTEM_HANDLERS: dict[type[ev.Event], SystemHandler] = {
-    ev.CEL: CallTracker._sys_cel,
-    ev.Shutdown: CallTracker._sys_shutdown,
-    ev.FullyBooted: CallTracker._sys_fully_booted,
-}
 
-# Event names the tracker reads; the pipeline decodes only these (plus prefiltered
-# CEL, VarSet and Newexten frames) and skips the rest by name.
-TRACKED_EVENTS: frozenset[str] = frozenset(cls.__name__ for cls in (*_HANDLERS, *_SYSTEM_HANDLERS))
+def tracker_interest(config: TrackerConfig) -> Interest:
+    """What the tracker reads, from its own handler tables: the pipeline's prefilter is derived
+    from this, so a handler added here is never starved by a filter kept somewhere else.
+
+    Of the chatty families it keeps VarSet of the variables in ``handlers.VARIABLES`` (also
+    inherited, ``_NAME``/``__NAME``), CEL of the names in ``system.CEL_EVENTS``, Newexten in a
+    survey context (the only thing read from it) and UserEvents it understands; the arrival of
+    any CEL frame tells it CEL is on (``saw``).
+    """
+    variables = frozenset(f"{p}{name}" for name in VARIABLES for p in ("", "_", "__"))
+    return Interest(
+        TRACKED_EVENTS,
+        {
+            "VarSet": HeaderRule("Variable", equals=variables),
+            "CEL": HeaderRule("EventName", equals=frozenset(CEL_EVENTS)),
+            "Newexten": HeaderRule("Context", equals=frozenset(config.survey_contexts)),
+            "UserEvent": HeaderRule("UserEvent", equals=USEREVENTS),
+        },
+        presence=frozenset({"CEL"}),
+    )

@@ -100,11 +100,6 @@ class IvrRuntime:
         log.info("ivr: menus reloaded: %s", ", ".join(sorted(menus)))
         return True
 
-    def use_clock(self, clock: Callable[[], float]) -> None:
-        """Read the PBX's time from ``clock`` (the demo's PBX runs on simulated time)."""
-        self.clock = clock
-        self.service.clock = clock
-
     def observe_frame(self, frame: Frame) -> None:
         """Every frame the link delivers."""
         self.service.observe_frame(frame)

@@ -16,14 +16,25 @@ finished :class:`~telephony.calls.record.CallRecord` values) or built directly f
 - **on the spot / work orders** — contacts with that disposition; **completion rate** — work
   orders closed / work orders (counted by the report from the work-order table).
 - **satisfaction rate** — (satisfied + basically satisfied) / valid survey answers, a valid answer
-  being a rating of 1, 2 or 3.
+  being a rating of 1, 2 or 3, counted on the contact it judges (``survey_rating`` of the citizen
+  contact, not of the survey call, so an answer stored on both is counted once).
+- **contacts handled** (受理, the annual report's headline) — contacts an agent answered
+  (``answered``); every handled contact should end with a disposition, so on the spot + work
+  orders ≈ handled. **On-spot share** — on the spot / handled.
+- **callbacks** (回访) — survey calls (``kind == survey``) made in the period; **reached** — those
+  the citizen picked up (``survey_completed`` or ``survey_refused``); **reach rate** — reached /
+  callbacks.
+- **completion rate** (办结率) — work orders closed / work orders created in the period; **on-time
+  rate** — closed by their due time / work orders (:class:`WorkOrderTally`).
 
 Ratios of an empty denominator are ``None`` (shown as "—"), never 0 or 100 %.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from telephony.calls.record import CallRecord, Disposition, Kind, Outcome
 
@@ -32,6 +43,8 @@ DEFAULT_SERVICE_LEVEL_S = 15.0
 
 SATISFIED, BASICALLY_SATISFIED, DISSATISFIED = 1, 2, 3
 VALID_RATINGS = frozenset({SATISFIED, BASICALLY_SATISFIED, DISSATISFIED})
+REACHED = frozenset({Outcome.SURVEY_COMPLETED, Outcome.SURVEY_REFUSED})
+"""Survey-call outcomes where the citizen picked up."""
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -59,10 +72,27 @@ class Tally:
     satisfied: int = 0
     basically_satisfied: int = 0
     dissatisfied: int = 0
+    callbacks: int = 0
+    callbacks_reached: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def from_sums(cls, sums: Mapping[Any, Any]) -> Tally:
+        """A tally from counters summed elsewhere (SQL), keyed by field name; None counts as 0."""
+        values: dict[str, Any] = {
+            name: float(value) if name in _TOTALS else int(value)
+            for name in _COUNTERS
+            if (value := sums.get(name))
+        }
+        return cls(**values)
+
     def add(self, record: CallRecord, service_level_s: float = DEFAULT_SERVICE_LEVEL_S) -> None:
-        """Count one finished citizen contact (survey and internal calls are not contacts)."""
+        """Count one finished citizen contact or callback (internal calls count nowhere)."""
+        if record.kind is Kind.SURVEY:
+            self.callbacks += 1
+            if record.outcome in REACHED:
+                self.callbacks_reached += 1
+            return
         if record.kind is not Kind.CITIZEN:
             return
         self.contacts += 1
@@ -105,15 +135,18 @@ class Tally:
     def merge(self, other: Tally) -> Tally:
         """A new tally holding both."""
         out = Tally()
-        for f in fields(Tally):
-            if f.name == "by_outcome":
-                continue
-            setattr(out, f.name, getattr(self, f.name) + getattr(other, f.name))
-        merged = dict(self.by_outcome)
-        for key, value in other.by_outcome.items():
-            merged[key] = merged.get(key, 0) + value
-        out.by_outcome = merged
+        out.absorb(self)
+        out.absorb(other)
         return out
+
+    def absorb(self, other: Tally) -> None:
+        """Add another tally's counters to this one (in place: summing thousands of buckets)."""
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.by_outcome:
+            merged = self.by_outcome
+            for key, value in other.by_outcome.items():
+                merged[key] = merged.get(key, 0) + value
 
     def figures(self) -> Figures:
         """The KPIs of these counters."""
@@ -134,7 +167,19 @@ class Tally:
             asa_s=ratio(self.wait_total, self.answered),
             aht_s=ratio(self.talk_total, self.talk_count),
             satisfaction_rate=ratio(self.satisfied + self.basically_satisfied, valid),
+            satisfied=self.satisfied,
+            basically_satisfied=self.basically_satisfied,
+            dissatisfied=self.dissatisfied,
+            abandoned_ivr=self.abandoned_ivr,
+            on_spot_share=ratio(self.on_spot, self.answered),
+            callbacks=self.callbacks,
+            callbacks_reached=self.callbacks_reached,
+            reach_rate=ratio(self.callbacks_reached, self.callbacks),
         )
+
+
+_COUNTERS = tuple(f.name for f in fields(Tally) if f.name != "by_outcome")
+_TOTALS = frozenset(name for name in _COUNTERS if name.endswith("_total"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +201,36 @@ class Figures:
     asa_s: float | None
     aht_s: float | None
     satisfaction_rate: float | None
+    satisfied: int = 0
+    basically_satisfied: int = 0
+    dissatisfied: int = 0
+    abandoned_ivr: int = 0
+    on_spot_share: float | None = None
+    callbacks: int = 0
+    callbacks_reached: int = 0
+    reach_rate: float | None = None
 
 
 def growth(current: float, previous: float) -> float | None:
     """Change against the previous equal period as a fraction (+0.26 = 26 % more)."""
     return ratio(current - previous, previous)
+
+
+@dataclass(slots=True)
+class WorkOrderTally:
+    """Work orders created in a period and how many of them are closed (on time) today."""
+
+    created: int = 0
+    closed: int = 0
+    closed_on_time: int = 0
+    reopened: int = 0
+
+    @property
+    def completion_rate(self) -> float | None:
+        """办结率: closed / created."""
+        return ratio(self.closed, self.created)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Closed by the due time / created."""
+        return ratio(self.closed_on_time, self.created)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telephony.simulator import wire
-from telephony.simulator.flows import (
+from telephony.simulator.flows.common import (
     AGENT,
     AGI_VERSION,
     CALLER,

@@ -1,7 +1,7 @@
 """The simulated PBX's data: configuration, per-call plans, channels, bridges, queues, members.
 
 Plain mutable dataclasses owned by one :class:`~telephony.simulator.pbx.Pbx`; no behaviour beyond
-small helpers. The call flows (``flows.py``) read and change them and emit AMI events about them.
+small helpers. The call flows (``flows/``) read and change them and emit AMI events about them.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ _DAY_SHAPE = (
 DAY_PROFILE: tuple[float, ...] = tuple(v * 24 / sum(_DAY_SHAPE) for v in _DAY_SHAPE)
 FLAT_PROFILE: tuple[float, ...] = (1.0,) * 24
 
+# The hotline's operators, as a Chinese call centre names them on its queue members.
 # fmt: off
-AGENT_SURNAMES = (
-    "Ivanova", "Petrov", "Sidorova", "Smirnov", "Wang", "Li", "Zhang", "Liu", "Chen", "Yang",
-    "Zhao", "Huang", "Zhou", "Wu", "Xu", "Sun", "Hu", "Zhu", "Gao", "Lin",
+AGENT_NAMES = (
+    "王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周婷", "吴军",
+    "徐丽", "孙浩", "胡梅", "朱涛", "高洁", "林峰", "何静", "郭亮", "马丽", "罗斌",
 )
-UTILITY_SURNAMES = ("Kuznetsova", "Popov", "Ma", "Guo", "He", "Luo")
+UTILITY_NAMES = ("郑华", "谢芳", "韩冰", "唐杰", "冯雪", "董明")
 # fmt: on
 
 

@@ -3,7 +3,7 @@
 ``Pbx`` owns the state a real Asterisk would have (what ``CoreShowChannels``, ``QueueStatus``,
 ``Status`` and ``BridgeList`` report) and the primitives that change it *and* say so on the wire:
 ``newchannel``, ``newexten``, ``varset``, ``hangup``, ``bridge_enter`` … Each primitive emits the
-event with the header block read off the captures (``wire.py``). The call flows (``flows.py``)
+event with the header block read off the captures (``wire.py``). The call flows (``flows/``)
 sequence these primitives in the order the captures show.
 
 Two invariants the tracker relies on are kept here rather than in every flow: CEL ``LINKEDID_END``
@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from telephony.simulator import wire
 from telephony.simulator.kernel import Kernel
 from telephony.simulator.model import (
-    AGENT_SURNAMES,
+    AGENT_NAMES,
     UNKNOWN,
-    UTILITY_SURNAMES,
+    UTILITY_NAMES,
     Bridge,
     Channel,
     ChannelMode,
@@ -109,14 +109,14 @@ class Pbx:
         hotline: list[Member] = []
         for i in range(cfg.agents):
             exten = str(8001 + i)
-            surname = AGENT_SURNAMES[i] if i < len(AGENT_SURNAMES) else f"{i + 1:03d}"
-            hotline.append(self._member(HOTLINE, exten, f"Agent {exten} {surname}", login))
+            person = AGENT_NAMES[i] if i < len(AGENT_NAMES) else f"{i + 1:03d}"
+            hotline.append(self._member(HOTLINE, exten, f"Agent {exten} {person}", login))
         base = 8101 if cfg.agents < 100 else 8000 + (cfg.agents // 100 + 1) * 100 + 1
         utilities: list[Member] = []
         for j in range(cfg.utility_agents):
             exten = str(base + j)
-            surname = UTILITY_SURNAMES[j] if j < len(UTILITY_SURNAMES) else f"{j + 1:03d}"
-            utilities.append(self._member(UTILITIES, exten, f"Agent {exten} {surname}", login))
+            person = UTILITY_NAMES[j] if j < len(UTILITY_NAMES) else f"{j + 1:03d}"
+            utilities.append(self._member(UTILITIES, exten, f"Agent {exten} {person}", login))
         self.queues = {
             HOTLINE: QueueConfig(HOTLINE, "rrmemory", hotline, wrapuptime=2, servicelevel=30),
             UTILITIES: QueueConfig(UTILITIES, "ringall", utilities, wrapuptime=0, servicelevel=0),

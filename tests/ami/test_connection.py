@@ -30,10 +30,10 @@ from telephony.ami.connection import (
     AmiParams,
     AuthenticationError,
     ConnectionLost,
-    md5_key,
     redact,
 )
 from telephony.ami.link import AmiLink, LinkState, backoff_delay
+from telephony.ami.login import md5_key
 from tests.paths import CAPTURES
 
 SECRET = "Zq7-hotline-s3cret"

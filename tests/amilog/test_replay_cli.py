@@ -93,3 +93,23 @@ def test_unreachable_database_is_one_clear_line(capsys: pytest.CaptureFixture[st
     assert err.startswith("hotline calls: error: cannot open database")
     assert "pw-9f2" not in err
     assert "Traceback" not in err
+
+
+def test_progress_counts_bytes_of_the_files_on_disk_gzip_included(tmp_path: Path) -> None:
+    import gzip
+
+    from telephony.amilog.replay import replay
+    from telephony.calls.clock import StreamClock
+    from telephony.calls.tracker import CallTracker, TrackerConfig
+    from telephony.pipeline import Pipeline
+
+    plain = CAPTURES / "01_answered.main.raw"
+    packed = tmp_path / "06.ami.gz"
+    packed.write_bytes(gzip.compress((CAPTURES / "06_burst_20.main.raw").read_bytes()))
+    total = plain.stat().st_size + packed.stat().st_size
+    seen: list[int] = []
+    pipeline = Pipeline(CallTracker(TrackerConfig(pbx="p")), StreamClock("UTC"), lambda _: None)
+    summary = replay([plain, packed], pipeline, progress=seen.append)
+    assert seen == sorted(seen)
+    assert seen[-1] == total
+    assert summary.bytes > total  # the uncompressed bytes parsed

@@ -6,11 +6,13 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from storage.engine import make_engine
 from storage.queries import iter_calls
+from telephony.ami.connection import AmiConnection, AmiParams, AuthenticationError
 from telephony.ami.link import LinkState
 from telephony.amilog.server import ReplayServer, load_events
 from telephony.app import Daemon
@@ -37,7 +39,6 @@ async def test_daemon_follows_a_replayed_capture_live(
             "HOTLINE_AMI__HOST": host,
             "HOTLINE_AMI__PORT": str(port),
             "HOTLINE_AMI__SECRET": "s3cret",
-            "HOTLINE_AMI__AUTH": "plain",
             "HOTLINE_DATABASE__URL": f"sqlite:///{tmp_path / 'live.db'}",
             "HOTLINE_HTTP__LISTEN": "127.0.0.1:0",
             "HOTLINE_JOURNAL__DIR": str(tmp_path / "journal"),
@@ -81,3 +82,28 @@ async def test_daemon_follows_a_replayed_capture_live(
     assert main(["calls", "--db", replayed]) == 0
     assert capsys.readouterr().out == live_export
     assert len(live_export.splitlines()) == 20
+
+
+@pytest.mark.parametrize("auth", ["md5", "plain"])
+async def test_serve_checks_the_secret_plain_and_by_md5_challenge(
+    auth: Literal["md5", "plain"],
+) -> None:
+    server = ReplayServer(load_events([CAPTURES / "01_answered.main.raw"]), speed=None, secret="k")
+    srv = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    host, port = srv.sockets[0].getsockname()[:2]
+    try:
+        for secret, accepted in (("k", True), ("wrong", False)):
+            conn = AmiConnection(AmiParams(host, port, "anyone", secret, auth=auth))
+            await conn.connect()
+            try:
+                if accepted:
+                    answer = await conn.login()
+                    assert answer.get("Message") == "Authentication accepted"
+                else:
+                    with pytest.raises(AuthenticationError):
+                        await conn.login()
+            finally:
+                await conn.close(logoff=False)
+    finally:
+        srv.close()
+        await srv.wait_closed()

@@ -60,3 +60,17 @@ def test_union_merges_rules_on_one_header_and_keeps_presence() -> None:
 def test_a_rule_for_an_undeclared_event_is_refused() -> None:
     with pytest.raises(ValueError, match="Newexten"):
         Interest(frozenset(), {"Newexten": HeaderRule("Context")})
+
+
+def test_the_raw_bytes_test_agrees_with_the_rule() -> None:
+    rule = HeaderRule("Variable", equals=frozenset({"QUEUESTATUS"}), prefixes=("HOTLINE_",))
+    test = rule.raw_test()
+    for frame, kept in (
+        (b"Event: VarSet\r\nVariable: QUEUESTATUS\r\nValue: TIMEOUT", True),
+        (b"Event: VarSet\nVariable: HOTLINE_IVR_PATH\nValue: 1,2\n", True),
+        (b"Event: VarSet\r\nVariable: QUEUESTATUS_X\r\nValue: 1", False),
+        (b"Event: VarSet\r\nVariable: BRIDGEPEER\r\nValue: HOTLINE_", False),
+        (b"Event: VarSet\r\nValue: 1", False),
+        (b"Event: VarSet\r\nVariable: QUEUESTATUS", True),
+    ):
+        assert test(frame) is kept, frame

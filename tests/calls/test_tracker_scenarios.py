@@ -613,7 +613,10 @@ Cause: 16
     call = by_id["pbxA:1795500000.50"]
     assert call.outcome is Outcome.ANSWERED  # the AgentComplete proves an agent talked
     assert call.talk_s == 70
-    assert call.started_at == at(91)
+    # Coherent times from what the AgentComplete says: answered 70 s, joined 12 s before that.
+    assert call.answered_at == at(21)
+    assert call.queued_at == at(9)
+    assert call.started_at == at(9)
 
 
 def test_cel_on_but_linkedid_end_missing_still_closes_after_linger() -> None:

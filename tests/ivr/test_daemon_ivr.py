@@ -82,8 +82,8 @@ async def test_daemon_drives_the_menu_and_the_path_reaches_live_and_replayed_rec
             "HOTLINE_IVR__HEARTBEAT_INTERVAL_S": "1",
         },
     )
-    # The PBX's EPOCH is simulated (10x): the daemon's clock follows it, as NTP would.
-    daemon = Daemon(settings, wall=lambda: sim.sim.now)
+    # The PBX's EPOCH is simulated (10x): the heartbeat is stamped with the PBX's clock.
+    daemon = Daemon(settings, pbx_clock=sim.sim_now)
     await daemon.start()
     try:
         await wait_for("heartbeat", lambda: "HOTLINE_HEARTBEAT" in sim.sim.pbx.globals)

@@ -63,7 +63,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "outcome": "answered",
             "ivr_path": ["1"],
             "queue": "hotline",
-            "agent": "Agent 8001 Ivanova",
+            "agent": "Agent 8001 王芳",
             "hangup_by": "agent",
             "wait_s": 2,
             "talk_s": 7,
@@ -101,7 +101,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             "outcome": "answered",
             "ivr_path": ["3"],
             "queue": "hotline-utilities",
-            "agent": "Agent 8101 Kuznetsova",
+            "agent": "Agent 8101 郑华",
         },
     ),
     "menu timeout": (
@@ -114,7 +114,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     "ring no answer, next agent": (
         {"choice": "1", "ring_no_answer": 1},
-        {"outcome": "answered", "agent": "Agent 8002 Petrov", "wait_s": 20},
+        {"outcome": "answered", "agent": "Agent 8002 李娜", "wait_s": 20},
     ),
     "queue timeout": (
         {"choice": "1", "agents_answer": False},
@@ -142,13 +142,13 @@ def test_hold_keeps_the_talk_time() -> None:
 def test_blind_transfer_talk_time_counts_both_agents() -> None:
     record = _one(ChannelMode.TRUNK, {"choice": "1", "talk": 60, "transfer_at": 30})
     assert record["outcome"] == "answered"
-    assert record["agent"] == "PJSIP/8002"
+    assert record["agent"] == "Agent 8002 李娜"  # the member name QueueMemberStatus gave
     assert record["talk_s"] == pytest.approx(62, abs=2)  # 30 s + ring + 30 s
 
 
 def test_blind_transfer_names_the_second_agent() -> None:
     record = _one(ChannelMode.TRUNK, {"choice": "1", "talk": 60, "transfer_at": 30})
-    assert record["agent"] == "PJSIP/8002"
+    assert record["agent"] == "Agent 8002 李娜"  # device PJSIP/8002, a queue member
     assert record["hangup_by"] == "agent"
 
 
@@ -276,7 +276,7 @@ def test_ami_hangups_reach_the_right_party(mode: ChannelMode) -> None:
     assert (first["outcome"], first["hangup_by"]) == ("abandoned_queue", "caller")
     second = records[f"sim:{rejected.linkedid}"]
     assert (second["outcome"], second["hangup_by"]) == ("answered", "agent")
-    assert second["agent"] == "Agent 8001 Ivanova"
+    assert second["agent"] == "Agent 8001 王芳"
 
 
 async def _resynced_records() -> dict[str, dict[str, Any]]:

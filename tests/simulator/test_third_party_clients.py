@@ -66,10 +66,15 @@ async def test_asterisk_ami_logs_in_and_receives_events(server: SimulatorServer)
     host, port = server.address
     ended = threading.Event()
     names: list[str] = []
+    seen: set[str] = set()
 
     def on_event(event: Any, source: Any) -> None:
         names.append(event.name)
-        if _is_linkedid_end({"Event": event.name, **event.keys}):
+        # Asterisk sends the caller's Hangup after CEL LINKEDID_END (as the simulator does): wait
+        # for both, or the check below races the client's reader thread.
+        if event.name == "Hangup" or _is_linkedid_end({"Event": event.name, **event.keys}):
+            seen.add(event.name)
+        if seen == {"Hangup", "CEL"}:
             ended.set()
 
     client = AMIClient(address=host, port=port, timeout=30)
