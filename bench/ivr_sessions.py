@@ -34,7 +34,7 @@ from telephony.simulator.menu_callers import place_menu_call  # noqa: E402
 from tests.ivr.driver import play  # noqa: E402
 
 MENUS = load_menus([ROOT / "ivr_prompts"])
-SCRIPTS: list[list[str | None]] = [[None, "1"], ["3"], [None, "2", "1"], [None, "9", None, "1"]]
+SCRIPTS: list[list[str | None]] = [[None, "1"], ["3"], [None, "2", "1"], [None, "9", "1"]]
 
 
 def pct(values: list[float], q: float) -> float:

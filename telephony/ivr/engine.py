@@ -195,7 +195,9 @@ class MenuSession:
     def _sound(self, prompt: str) -> str:
         return self.menu.sound(prompt, self.language)
 
-    def _enter(self, name: str) -> None:
+    def _enter(self, name: str, *, again: bool = False) -> None:
+        """Play node ``name``; ``again`` (a retry, repeat or language switch) plays only its
+        last prompt, the one that lists the keys, not the greeting before it."""
         self.steps += 1
         if self.steps > self.menu.max_steps:
             self._finish(self._operator("loop"))
@@ -203,6 +205,8 @@ class MenuSession:
         self.node = name
         node = self.menu.nodes[name]
         *first, last = node.prompts
+        if again:
+            first = []
         escape = "".join(sorted({*node.keys, *self.menu.operator_key}))
         for prompt in first:
             self._plan.append(_Step(_Purpose.PROMPT, agi.stream_file(self._sound(prompt), escape)))
@@ -243,7 +247,7 @@ class MenuSession:
         prompt = node.timeout_prompt if why == PATH_TIMEOUT else node.invalid_prompt
         if prompt:
             self._plan.append(_Step(_Purpose.FEEDBACK, agi.stream_file(self._sound(prompt))))
-        self._enter(self.node)
+        self._enter(self.node, again=True)
 
     def _do(self, action: Action, node: Node) -> None:
         kind = action.kind
@@ -255,10 +259,10 @@ class MenuSession:
             self.tries = 0
             self._enter(self._stack.pop() if self._stack else node.name)
         elif kind is ActionKind.REPEAT:
-            self._enter(node.name)
+            self._enter(node.name, again=True)
         elif kind is ActionKind.LANGUAGE:
             self.language = action.target
-            self._enter(node.name)
+            self._enter(node.name, again=True)
         else:
             self._end(action, "key")
 

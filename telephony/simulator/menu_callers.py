@@ -415,7 +415,7 @@ def menu_traffic(
             if keys[-1] == "*":
                 keys += [None, "1"]
         elif first[0] in ("9", "7"):
-            keys += [None, "1"]
+            keys.append("1")  # the menu again (in English, or after "invalid"), then 1
         elif first[0] is None:
             keys += [None] * 4
         if rng.random() < 0.05:

@@ -87,11 +87,11 @@ PATHS: list[tuple[list[str | None], str, list[str], str, str]] = [
     (["3"], "queue", ["3"], "hotline-utilities", "answered"),
     ([None, "2", "1"], "selfservice", ["2", "1"], "", "self_service"),
     ([None, "2", "*", None, "1"], "queue", ["2", "*", "1"], "hotline", "answered"),
-    ([None, "9", None, "1"], "queue", ["9", "1"], "hotline", "answered"),
+    ([None, "9", "1"], "queue", ["9", "1"], "hotline", "answered"),
     ([None, "4"], "callback", ["4"], "", "self_service"),
-    ([None, "7", None, "0"], "queue", ["0"], "hotline", "answered"),
+    ([None, "7", "0"], "queue", ["0"], "hotline", "answered"),
     ([None] * 12, "queue", ["timeout"], "hotline", "answered"),
-    ([None, "7", None, "8", None, "6"], "queue", ["invalid"], "hotline", "answered"),
+    ([None, "7", "8", "6"], "queue", ["invalid"], "hotline", "answered"),
 ]
 
 
