@@ -3,6 +3,7 @@
 The domain (`telephony/`) talks to the database only through the functions exported here.
 """
 
+from storage import announcements as announcements  # registers its table with the metadata
 from storage.engine import make_engine, mask_url
 from storage.errors import StorageError
 from storage.live_snapshots import publish_and_read

@@ -43,6 +43,7 @@ from telephony.calls.live import QUEUE_MEMBER_EVENTS, LiveView
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker
 from telephony.config import Settings, load_settings
+from telephony.ivr.runtime import IvrRuntime
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
 
@@ -130,6 +131,7 @@ class Daemon:
             observers=[self.live.observe, self.recording.observe],
             observe_only=QUEUE_MEMBER_EVENTS,
         )
+        self.ivr = IvrRuntime(s.ivr, self.link, clock=self.pbx_clock) if s.ivr.enabled else None
         self._resyncs = _Resyncs()
         self._runner: Any = None
         self.http_port: int | None = None
@@ -158,6 +160,8 @@ class Daemon:
 
     def _on_event(self, frame: Frame) -> None:
         self.pipeline.feed(frame)
+        if self.ivr is not None:
+            self.ivr.observe_frame(frame)
 
     def _records_finished(self, records: list[CallRecord]) -> None:
         if self.writer is not None:
@@ -248,6 +252,8 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         await self.link.start()
+        if self.ivr is not None:
+            await self.ivr.start(self._engine)
         self.started.set()
         log.info(
             "hotline %s: following %s:%d, status on http://%s:%d/api/status",
@@ -313,6 +319,8 @@ class Daemon:
         self._stopped.set()
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
+        if self.ivr is not None:
+            await self.ivr.stop()
         await self.link.stop()
         await self.recording.close()
         if self._runner is not None:
@@ -339,6 +347,8 @@ class Daemon:
             log.error("reload: %s; keeping the running configuration", exc)
             return
         logging.getLogger().setLevel(fresh.log.level)
+        if self.ivr is not None:
+            self.ivr.reload_menus()  # menus and prompts change without dropping calls
         log.info(
             "reloaded %s: log level %s (other changes need a restart)", config_path, fresh.log.level
         )

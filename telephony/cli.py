@@ -217,6 +217,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from telephony.config import check_config
 
     problems = check_config(Path(args.file))
+    if not problems:
+        from telephony.config import load_settings
+        from telephony.ivr.runtime import check_ivr
+
+        problems = check_ivr(load_settings(Path(args.file)).ivr)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -346,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     from telephony.reports.command import add_commands as add_report_commands
 
     add_report_commands(sub, DEFAULT_DB)
+
+    from telephony.ivr.commands import add_parsers as add_ivr_parsers
+
+    add_ivr_parsers(sub)  # hotline prompts …, hotline announce …
     return parser
 
 

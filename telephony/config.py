@@ -51,6 +51,7 @@ from storage.engine import mask_url, normalize_url
 from storage.errors import StorageError
 from telephony.api.settings import ApiSettings
 from telephony.hostport import parse_host_port
+from telephony.ivr.settings import IvrSettings
 
 ENV_PREFIX = "HOTLINE_"
 ENV_DELIMITER = "__"
@@ -470,6 +471,7 @@ class Settings(BaseSettings):
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    ivr: IvrSettings = Field(default_factory=IvrSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -494,6 +496,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "reports": ReportsSettings,
     "log": LogSettings,
     "api": ApiSettings,
+    "ivr": IvrSettings,
 }
 SECTIONS = tuple(_SECTION_MODELS)
 

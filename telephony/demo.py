@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from telephony.simulator.server import SimulatorServer
 
 ZONE = "Asia/Shanghai"  # the simulated citizens' zone, and the reports' default
+
+
+def _demo_menus() -> Path | None:
+    """The repository's ``ivr_prompts`` (present in a checkout, not in a wheel)."""
+    path = Path(__file__).resolve().parents[1] / "ivr_prompts"
+    return path if path.is_dir() else None
 
 
 async def run_demo(
@@ -66,8 +73,21 @@ async def run_demo(
         "HOTLINE_RECORDING__RETENTION_DAYS": "0",
         "HOTLINE_REPORTS__TIMEZONE": ZONE,
     }
+    menus = _demo_menus()
+    if menus is not None:  # an editable install: half the callers walk the AsyncAGI menus
+        env |= {
+            "HOTLINE_IVR__ENABLED": "true",
+            "HOTLINE_IVR__MENUS": str(menus),
+            "HOTLINE_IVR__HEARTBEAT_INTERVAL_S": "1",
+        }
     settings = load_settings(None, env=env)
     daemon = Daemon(settings, pbx_clock=sim.sim_now)
+    if daemon.ivr is not None:
+        from telephony.simulator.menu_callers import menu_traffic
+
+        # One wall second of heartbeat period is `speed` simulated seconds on this PBX.
+        max_age = int(max(20.0, 3 * speed))
+        sim.act(lambda s: menu_traffic(s, calls_per_hour / 2, heartbeat_max_age_s=max_age))
     try:
         for line in banner(sim, host, port, speed, zone):
             print(line)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telephony.ami.codec import Frame
 from telephony.hostport import parse_host_port
@@ -43,6 +43,7 @@ from telephony.simulator.session import ClientSession, Recorder
 
 log = logging.getLogger("hotline.simulator.server")
 
+_T = TypeVar("_T")
 MAX_TICK = 0.25  # wall seconds between pump rounds when nothing is due sooner
 FLAT_PROFILE: tuple[float, ...] = (1.0,) * 24  # --flat: the same rate at every hour
 
@@ -221,6 +222,14 @@ class SimulatorServer(ManagerActions):
         handle = self.sim.place_call(**script)
         self._wake.set()
         return handle
+
+    def act(self, fn: Callable[[Simulation], _T]) -> _T:
+        """Run ``fn(sim)`` now (e.g. place a menu caller) and send what it emitted."""
+        self.sync()
+        result = fn(self.sim)
+        self.broadcast(self.sim.take())
+        self._wake.set()
+        return result
 
     async def run_for(self, sim_seconds: float) -> None:
         """Wait until ``sim_seconds`` of simulated time have passed (a test convenience)."""

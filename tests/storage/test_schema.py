@@ -41,7 +41,13 @@ def test_migrate_creates_calls_and_a_second_run_is_a_no_op(db_url: str) -> None:
 
         assert _schema(engine) == first
         assert current_revision(engine) == head_revision() == "0011"
-        assert set(first) == {"alembic_version", "calls", "work_orders", "live_snapshots"}
+        assert set(first) == {
+            "alembic_version",
+            "calls",
+            "work_orders",
+            "announcements",
+            "live_snapshots",
+        }
         assert ("ix_calls_pbx_linkedid", ("pbx", "linkedid")) in first["calls"][1]  # type: ignore[index]
     finally:
         engine.dispose()
