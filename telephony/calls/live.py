@@ -172,10 +172,6 @@ def contact_state(contact: Contact) -> CallState | None:
     return CallState.IVR
 
 
-def _utc(t: float | None) -> datetime | None:
-    return None if t is None else datetime.fromtimestamp(t, UTC)
-
-
 class LiveView:
     """The running daemon's live view of its PBX (calls from the tracker, members from events)."""
 
@@ -290,7 +286,7 @@ class LiveView:
                     queue=contact.queue,
                     agent=contact.agent,
                     ivr_path=tuple(contact.ivr_path),
-                    since=_utc(since),
+                    since=None if since is None else datetime.fromtimestamp(since, self.tz),
                     seconds=round(max(0.0, now - since), 1) if since is not None else None,
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from telephony.ami.codec import AmiCodec, Frame
@@ -20,14 +21,14 @@ def frames_of(name: str) -> list[Frame]:
     return list(iter(codec.next_frame, None))
 
 
-def build() -> tuple[Pipeline, LiveView, list[CallRecord]]:
+def build(zone: str = "UTC") -> tuple[Pipeline, LiveView, list[CallRecord]]:
     records: list[CallRecord] = []
     tracker = CallTracker(TrackerConfig(pbx="pbx1"))
     clock = StreamClock("UTC")
     live = LiveView(
         tracker,
         pbx="pbx1",
-        tz=ZoneInfo("UTC"),
+        tz=ZoneInfo(zone),
         service_level_s=15,
         clock=lambda: clock.now or 0.0,
         health_parts=lambda: {"ami": {"state": "ready"}, "database": {"ok": True}},
@@ -103,3 +104,17 @@ def test_queue_members_from_the_resync_list_of_a_real_pbx() -> None:
     queues = {q.name: q for q in snap.queues}
     assert set(queues) >= {"hotline", "hotline-utilities"}
     assert queues["hotline"].members == 4
+
+
+def test_live_times_are_in_the_view_zone() -> None:
+    """Status shows one zone: a call's `since` is in the same zone as the snapshot's `now`."""
+    pipeline, live, _ = build("Asia/Shanghai")
+    snap: LiveSnapshot | None = None
+    for frame in frames_of("01_answered.main.raw"):
+        pipeline.feed(frame)
+        if frame.name == "AgentConnect":
+            snap = live.snapshot()
+    assert snap is not None
+    (call,) = snap.calls
+    assert call.since is not None
+    assert call.since.utcoffset() == snap.now.utcoffset() == timedelta(hours=8)
