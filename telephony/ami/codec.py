@@ -24,14 +24,23 @@ line, and builds the header dict only when asked, so the ~70 % of real traffic t
 
 ``Response: Follows`` (``Command`` output of older Asterisk) keeps its body lines, which are not
 headers, up to ``--END COMMAND--``, even across blank lines.
+
+Two implementations, one behaviour: the hot loops (splitting a buffer into frames, the header fast
+path, :meth:`Frame.find`) also exist compiled in ``_ccodec.c``, which mirrors this file function by
+function. It is used when it was built and imports; ``HOTLINE_CODEC=python`` forces this file,
+``HOTLINE_CODEC=c`` asks for the compiled core (falling back, with a warning, when it is missing).
+:func:`codec_name` says which one runs; the first codec made logs it once. Everything that is rare
+(bare ``\n``, resync, ``Follows`` bodies, non-UTF-8, malformed lines) is decided here for both.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
+from typing import Any
 
 log = logging.getLogger("hotline.ami.codec")
 
@@ -93,6 +102,11 @@ class Frame:
         return f"Frame({self.kind.value} {self.name!r} #{self.index} @{self.offset})"
 
     def _parse(self) -> None:
+        if _c_parse is not None:
+            headers = _c_parse(self.raw)
+            if headers is not None:
+                self._headers = headers
+                return
         text = _decode(self.raw, self.index, self.offset)
         lines = text.split("\r\n") if "\r" in text else text.split("\n")
         try:
@@ -154,6 +168,8 @@ class Frame:
 
     def find(self, name: bytes) -> str | None:
         """One header straight from the raw bytes (exact spelling), without parsing the frame."""
+        if _c_find is not None:
+            return _c_find(self.raw, name)
         raw = self.raw
         pos = raw.find(b"\n" + name + b": ")
         if pos < 0:
@@ -239,6 +255,10 @@ class AmiCodec:
         self.frames = 0
         self.banner: str | None = None
         self._ready: deque[Frame | ProtocolError] = deque()
+        global _announced
+        if not _announced:
+            _announced = True
+            log.info("AMI codec: %s", codec_description())
 
     @property
     def offset(self) -> int:
@@ -321,6 +341,16 @@ class AmiCodec:
         """
         if not self._crlf or self._skipping:
             return False
+        if _c_fill is not None:
+            out = _c_fill(self._buf, self._pos, self._consumed, self.frames, self.max_frame_bytes)
+            if out is None:
+                return False
+            if out is not ...:  # Ellipsis: a Follows body, decided below
+                items, self._pos, self.frames, banner = out
+                if banner is not None:
+                    self.banner = banner
+                self._ready.extend(items)
+                return bool(self._ready)
         buf = self._buf
         start = self._pos
         last = buf.rfind(b"\r\n\r\n", start)
@@ -343,7 +373,7 @@ class AmiCodec:
             if raw.startswith(b"Event: "):
                 index += 1
                 nl = raw.find(b"\r\n")
-                name = raw[7:nl].decode("ascii", "replace") if nl >= 0 else raw[7:].decode()
+                name = (raw[7:nl] if nl >= 0 else raw[7:]).decode("ascii", "replace")
                 if len(raw) > limit:
                     ready.append(_oversized(len(raw), limit, offset, index))
                 else:
@@ -378,13 +408,7 @@ class AmiCodec:
             if len(raw) > limit:
                 ready.append(_oversized(len(raw), limit, offset, index))
             elif kind is None:
-                ready.append(
-                    MalformedFrame(
-                        f"no Event, Response or Action line (starts {raw[:40]!r})",
-                        offset=offset,
-                        index=index,
-                    )
-                )
+                ready.append(_no_kind(raw, offset, index))
             else:
                 ready.append(Frame(raw, kind, name, index, offset))
             offset += size
@@ -503,6 +527,87 @@ def _oversized(size: int, limit: int, offset: int, index: int) -> FrameTooLarge:
     return FrameTooLarge(
         f"frame of {size} bytes exceeds the limit of {limit}", offset=offset, index=index
     )
+
+
+def _no_kind(raw: bytes, offset: int, index: int) -> MalformedFrame:
+    return MalformedFrame(
+        f"no Event, Response or Action line (starts {raw[:40]!r})", offset=offset, index=index
+    )
+
+
+# ---------------------------------------------------------------- which implementation runs
+
+CODEC_ENV = "HOTLINE_CODEC"
+_c_fill: Callable[[bytearray, int, int, int, int], Any] | None = None
+_c_parse: Callable[[bytes], dict[str, str] | None] | None = None
+_c_find: Callable[[bytes, bytes], str | None] | None = None
+_c_keeps: Callable[[Any, str, bytes], bool] | None = None
+_why = ""
+_announced = False
+
+
+def _compiled() -> Any:
+    """The compiled core module, or None when it was not built or does not import."""
+    global _why
+    try:
+        from telephony.ami import _ccodec  # type: ignore[attr-defined]
+    except ImportError as exc:
+        _why = f"compiled core unavailable: {exc}"
+        return None
+    _ccodec.setup(
+        Frame,
+        FrameKind.EVENT,
+        FrameKind.RESPONSE,
+        FrameKind.ACTION,
+        FrameKind.BANNER,
+        _oversized,
+        _no_kind,
+    )
+    return _ccodec
+
+
+def set_codec(choice: str) -> str:
+    """Select the implementation: ``"c"``, ``"python"`` or ``"auto"`` (C when available).
+
+    Returns the one now in use. Asking for ``"c"`` when it is missing falls back to Python with a
+    warning (the daemon keeps running; :func:`codec_name` tells).
+    """
+    global _c_fill, _c_parse, _c_find, _c_keeps, _why
+    choice = choice.strip().lower() or "auto"
+    if choice not in ("c", "python", "auto"):
+        log.warning("%s=%r is not c, python or auto; using auto", CODEC_ENV, choice)
+        choice = "auto"
+    module = None if choice == "python" else _compiled()
+    if choice == "python":
+        _why = f"{CODEC_ENV}=python"
+    elif module is None and choice == "c":
+        log.warning("%s=c but the %s; using the pure-Python codec", CODEC_ENV, _why)
+    if module is None:
+        _c_fill = _c_parse = _c_find = _c_keeps = None
+        return "python"
+    _c_fill, _c_parse, _c_find, _c_keeps = (
+        module.fill,
+        module.parse_headers,
+        module.find,
+        module.keeps,
+    )
+    _why = ""
+    return "c"
+
+
+def codec_name() -> str:
+    """``"c"`` (the compiled core) or ``"python"`` (this module)."""
+    return "python" if _c_fill is None else "c"
+
+
+def codec_description() -> str:
+    """One line for logs and ``hotline --version``."""
+    if _c_fill is not None:
+        return "compiled C core"
+    return f"pure Python ({_why})" if _why else "pure Python"
+
+
+set_codec(os.environ.get(CODEC_ENV, "auto"))
 
 
 HeaderValue = str | int | float | Sequence[str]
