@@ -7,7 +7,7 @@
  *   fill(buf, start, consumed, index, limit)  ~ AmiCodec._fill_fast: split every complete
  *       "\r\n\r\n"-framed message at once, classify it, build the Frame objects.
  *       Returns None ("the careful path decides"), Ellipsis ("a Follows body: the Python fast
- *       path decides") or (items, new_pos, new_index, banner_or_None).
+ *       path decides") or (items, new_pos, new_index, banner_or_None, errors_among_items).
  *   parse_headers(raw)                        ~ Frame._parse fast path: dict or None (the
  *       Python path then explains: non-UTF-8, a line without ": ").
  *   find(raw, name)                           ~ Frame.find.
@@ -133,7 +133,8 @@ static PyObject *call_oversized(Py_ssize_t size, Py_ssize_t limit, Py_ssize_t of
 
 /* One part of the chunk: append its items; returns 0, or -1 with an exception set. */
 static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t *offset,
-                     Py_ssize_t *index, Py_ssize_t limit, PyObject **banner) {
+                     Py_ssize_t *index, Py_ssize_t limit, PyObject **banner,
+                     Py_ssize_t *errors) {
     Py_ssize_t size = len + 4;
     PyObject *item;
     if (starts_with(p, len, "Event: ", 7)) {
@@ -141,6 +142,7 @@ static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t 
         Py_ssize_t nl = find_bytes(p, len, "\r\n", 2);
         Py_ssize_t end = nl >= 0 ? nl : len;
         if (len > limit) {
+            *errors += 1;
             item = call_oversized(len, limit, *offset, *index);
         } else {
             PyObject *name = PyUnicode_DecodeASCII(p + 7, end - 7, "replace");
@@ -211,8 +213,10 @@ static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t 
     if (classify(p, len, &kind, &name) < 0) return -1;
     if (len > limit) {
         Py_XDECREF(name);
+        *errors += 1;
         item = call_oversized(len, limit, *offset, *index);
     } else if (kind == NULL) {
+        *errors += 1;
         PyObject *raw = PyBytes_FromStringAndSize(p, len);
         if (raw == NULL) return -1;
         item = PyObject_CallFunction(make_malformed, "Onn", raw, *offset, *index);
@@ -264,15 +268,16 @@ static PyObject *cc_fill(PyObject *self, PyObject *args) {
     items = PyList_New(0);
     if (items == NULL) goto done;
     Py_ssize_t offset = consumed + start;
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = 0, errors = 0;
     for (;;) {
         Py_ssize_t sep = find_bytes(chunk + pos, clen - pos, "\r\n\r\n", 4);
         Py_ssize_t len = sep < 0 ? clen - pos : sep;
-        if (fill_part(items, chunk + pos, len, &offset, &index, limit, &banner) < 0) goto done;
+        if (fill_part(items, chunk + pos, len, &offset, &index, limit, &banner, &errors) < 0)
+            goto done;
         if (sep < 0) break;
         pos += sep + 4;
     }
-    result = Py_BuildValue("(OnnO)", items, last + 4, index, banner ? banner : Py_None);
+    result = Py_BuildValue("(OnnOn)", items, last + 4, index, banner ? banner : Py_None, errors);
 done:
     Py_XDECREF(items);
     Py_XDECREF(banner);

@@ -40,7 +40,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger("hotline.ami.codec")
 
@@ -255,6 +255,7 @@ class AmiCodec:
         self.frames = 0
         self.banner: str | None = None
         self._ready: deque[Frame | ProtocolError] = deque()
+        self._errors = 0  # ProtocolErrors waiting in _ready
         global _announced
         if not _announced:
             _announced = True
@@ -330,8 +331,25 @@ class AmiCodec:
             return self._next_careful()
         item = self._ready.popleft()
         if isinstance(item, ProtocolError):
+            self._errors -= 1
             raise item
         return item
+
+    def take_frames(self) -> list[Frame]:
+        """The batch form of :meth:`next_frame`: every frame split so far, in order, up to the
+        next bad one (which the next :meth:`next_frame` call raises). An empty list says: ask
+        :meth:`next_frame` (more data needed, an error is next, or an unusual stream)."""
+        ready = self._ready
+        if not ready and not self._fill_fast():
+            return []
+        if not self._errors:
+            out = cast(list[Frame], list(ready))
+            ready.clear()
+            return out
+        taken: list[Frame] = []
+        while ready and not isinstance(ready[0], ProtocolError):
+            taken.append(cast(Frame, ready.popleft()))
+        return taken
 
     def _fill_fast(self) -> bool:
         """Split every complete ``\r\n``-framed message in the buffer at once (C speed).
@@ -346,7 +364,8 @@ class AmiCodec:
             if out is None:
                 return False
             if out is not ...:  # Ellipsis: a Follows body, decided below
-                items, self._pos, self.frames, banner = out
+                items, self._pos, self.frames, banner, errors = out
+                self._errors += errors
                 if banner is not None:
                     self.banner = banner
                 self._ready.extend(items)
@@ -376,6 +395,7 @@ class AmiCodec:
                 name = (raw[7:nl] if nl >= 0 else raw[7:]).decode("ascii", "replace")
                 if len(raw) > limit:
                     ready.append(_oversized(len(raw), limit, offset, index))
+                    self._errors += 1
                 else:
                     ready.append(Frame(raw, event, name, index, offset))
                 offset += size
@@ -407,8 +427,10 @@ class AmiCodec:
             kind, name = _classify(raw)
             if len(raw) > limit:
                 ready.append(_oversized(len(raw), limit, offset, index))
+                self._errors += 1
             elif kind is None:
                 ready.append(_no_kind(raw, offset, index))
+                self._errors += 1
             else:
                 ready.append(Frame(raw, kind, name, index, offset))
             offset += size

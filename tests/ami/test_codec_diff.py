@@ -65,13 +65,19 @@ def _frame_view(frame: codec.Frame) -> tuple[Any, ...]:
     )
 
 
-def transcript(chunks: list[bytes], max_frame_bytes: int = codec.DEFAULT_MAX_FRAME) -> list[Any]:
-    """Everything the codec says about a stream fed in these chunks, then end of stream."""
+def transcript(
+    chunks: list[bytes], max_frame_bytes: int = codec.DEFAULT_MAX_FRAME, *, batch: bool = False
+) -> list[Any]:
+    """Everything the codec says about a stream fed in these chunks, then end of stream;
+    ``batch`` reads with take_frames() first, as replay does."""
     amic = AmiCodec(max_frame_bytes=max_frame_bytes)
     out: list[Any] = []
 
     def drain() -> None:
         for _ in range(100_000):
+            if batch and (frames := amic.take_frames()):
+                out.extend(_frame_view(frame) for frame in frames)
+                continue
             try:
                 frame = amic.next_frame()
             except ProtocolError as exc:
@@ -92,9 +98,12 @@ def transcript(chunks: list[bytes], max_frame_bytes: int = codec.DEFAULT_MAX_FRA
 def both(chunks: list[bytes], max_frame_bytes: int = codec.DEFAULT_MAX_FRAME) -> list[Any]:
     with using("python"):
         expected = transcript(chunks, max_frame_bytes)
+        python_batch = transcript(chunks, max_frame_bytes, batch=True)
     with using("c"):
         got = transcript(chunks, max_frame_bytes)
+        c_batch = transcript(chunks, max_frame_bytes, batch=True)
     assert got == expected
+    assert c_batch == python_batch == expected
     return got
 
 
