@@ -235,33 +235,34 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def make_log(path: Path, events: int, interleave: int) -> None:
-    """bench/replay.py's log, with `interleave` copies of the 20-call burst woven frame by frame
-    (so about 20 x interleave calls are open at once); runs in its own process."""
+    """bench/replay.py's log rewoven into `interleave` lanes: each lane plays its copies of the
+    20-call burst one after another, lane j starting j/interleave of a copy later, and the lanes
+    are merged frame by frame. About 20 x interleave calls are open at any time, starting and
+    ending spread out (not in lockstep). Runs in its own process."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from replay import TEMPLATE, generate  # bench/replay.py
+    from replay import generate  # bench/replay.py
 
     plain = path.with_suffix(".plain")
-    generate(plain, events)
-    body = TEMPLATE.read_bytes().partition(b"\r\n")[2]
-    per_copy = sum(
-        1
-        for f in body.split(b"\r\n\r\n")
-        if f.startswith(b"Event: ") and not f.startswith((b"Event: FullyBooted", b"Event: Success"))
-    )
-    with plain.open("rb") as fp, path.open("wb") as out:
+    _events, calls = generate(plain, events)
+    with plain.open("rb") as fp:
         banner = fp.readline()
-        out.write(banner)
-        rest = fp.read()
-        frames = rest.split(b"\r\n\r\n")[:-1]
-        group = per_copy * interleave
-        for start in range(0, len(frames), group):
-            copies = [
-                frames[i : i + per_copy]
-                for i in range(start, min(start + group, len(frames)), per_copy)
-            ]
-            for row in range(per_copy):
-                out.write(b"".join(c[row] + b"\r\n\r\n" for c in copies if row < len(c)))
+        frames = fp.read().split(b"\r\n\r\n")[:-1]
     plain.unlink()
+    per_copy = len(frames) // max(1, calls // 20)
+    n_copies = len(frames) // per_copy
+    lanes = [list(range(j, n_copies, interleave)) for j in range(min(interleave, n_copies))]
+    offsets = [j * per_copy // len(lanes) for j in range(len(lanes))]
+    length = max(off + len(lane) * per_copy for off, lane in zip(offsets, lanes, strict=True))
+    with path.open("wb") as out:
+        out.write(banner)
+        for row in range(length):
+            picked = []
+            for lane, off in zip(lanes, offsets, strict=True):
+                p = row - off
+                if 0 <= p < len(lane) * per_copy:
+                    picked.append(frames[lane[p // per_copy] * per_copy + p % per_copy])
+            if picked:
+                out.write(b"\r\n\r\n".join(picked) + b"\r\n\r\n")
 
 
 def _generate(args: argparse.Namespace, rates: list[float]) -> None:

@@ -574,7 +574,7 @@ def _compiled() -> Any:
     try:
         from telephony.ami import _ccodec  # type: ignore[attr-defined]
     except ImportError as exc:
-        _why = f"compiled core unavailable: {exc}"
+        _why = f"compiled core not built or not importable: {exc}"
         return None
     _ccodec.setup(
         Frame,
@@ -615,6 +615,15 @@ def set_codec(choice: str) -> str:
     )
     _why = ""
     return "c"
+
+
+def compiled_available() -> bool:
+    """Whether the compiled core is built and imports (whichever codec is selected)."""
+    try:
+        from telephony.ami import _ccodec  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def codec_name() -> str:

@@ -68,10 +68,6 @@ def replay_file(
             summary.bytes += len(chunk)
             batch: list[Frame] = []
             while True:
-                if pace is None and (frames := codec.take_frames()):
-                    good += len(frames)
-                    batch.extend(frames)
-                    continue
                 try:
                     frame = codec.next_frame()
                 except TruncatedStream as exc:

@@ -28,7 +28,7 @@ from telephony.calls.tracker import CallTracker, TrackerConfig
 from telephony.pipeline import Pipeline
 from tests.paths import CAPTURES
 
-COMPILED = codec.set_codec("auto") == "c"
+COMPILED = codec.compiled_available()
 needs_c = pytest.mark.skipif(not COMPILED, reason="the compiled core is not built here")
 CAPTURE_FILES = sorted(p for p in CAPTURES.rglob("*.raw"))
 LOOKUPS = (b"Uniqueid", b"Linkedid", b"Timestamp", b"EventName", b"ActionID", b"Variable", b"")
