@@ -111,7 +111,26 @@ def phase_codec(path: Path, _db: str) -> dict[str, float]:
     return {"count": n, "seconds": time.perf_counter() - t, "cpu": _cpu() - c}
 
 
-def phase_pipeline(path: Path, _db: str) -> dict[str, float]:
+def _skip_for(pipeline):  # type: ignore[no-untyped-def]
+    """An Interest equal to what today's pipeline reads (its decoders, the resync items, CEL for
+    its side effects, and its raw-bytes rules for VarSet and Newexten), as a C prefilter."""
+    from telephony.ami.prefilter import Prefilter
+    from telephony.calls.interest import HeaderRule, Interest
+    from telephony.pipeline import _RESYNC_ITEMS
+
+    names = {*pipeline._decoders, *_RESYNC_ITEMS, *pipeline._observe_only, "CEL"}
+    names |= {"VarSet", "Newexten"}
+    contexts = frozenset(pipeline.tracker.config.survey_contexts)
+    rules = {
+        "VarSet": HeaderRule(
+            "Variable", prefixes=("HOTLINE_", "MIXMONITOR_FILENAME", "QUEUESTATUS")
+        ),
+        "Newexten": HeaderRule("Context", equals=contexts),
+    }
+    return Prefilter(Interest(frozenset(names), rules))
+
+
+def phase_pipeline(path: Path, _db: str, *, skip: bool = False) -> dict[str, float]:
     from telephony.ami.codec import AmiCodec
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker, TrackerConfig
@@ -123,7 +142,8 @@ def phase_pipeline(path: Path, _db: str) -> dict[str, float]:
         records[0] += len(done)
 
     pipeline = Pipeline(CallTracker(TrackerConfig(pbx="bench")), StreamClock("UTC"), sink)
-    codec = AmiCodec()
+    codec = AmiCodec(skip=_skip_for(pipeline) if skip else None)
+    stats = pipeline.stats
     t, c = time.perf_counter(), _cpu()
     for chunk in _chunks(path):
         codec.receive_data(chunk)
@@ -131,12 +151,19 @@ def phase_pipeline(path: Path, _db: str) -> dict[str, float]:
             pipeline.feed_many(frames)
         pipeline.feed_many(iter(codec.next_frame, None))
     pipeline.finish()
+    # Frames skipped inside the codec are events the pipeline would have counted and dropped.
+    stats.frames += codec.skipped
+    stats.events += codec.skipped
     return {
-        "count": pipeline.stats.events,
+        "count": stats.events,
         "records": records[0],
         "seconds": time.perf_counter() - t,
         "cpu": _cpu() - c,
     }
+
+
+def phase_pipeline_skip(path: Path, db: str) -> dict[str, float]:
+    return phase_pipeline(path, db, skip=True)
 
 
 _SUMMARY = re.compile(r"(\d+) frames, (\d+) events, (\d+) contacts")
@@ -192,6 +219,7 @@ def phase_panoramisk(path: Path, _db: str) -> dict[str, float]:
 PHASES = {
     "codec": phase_codec,
     "pipeline": phase_pipeline,
+    "pipeline_skip": phase_pipeline_skip,
     "cli": phase_cli,
     "panoramisk": phase_panoramisk,
 }
@@ -243,6 +271,8 @@ ROWS = [
     ("pure Python: codec (frames)", "codec", "python", ""),
     ("compiled core: codec + events + tracker", "pipeline", "c", ""),
     ("pure Python: codec + events + tracker", "pipeline", "python", ""),
+    ("compiled, skipping in C: codec + events + tracker", "pipeline_skip", "c", ""),
+    ("pure Python, skipping: codec + events + tracker", "pipeline_skip", "python", ""),
     ("compiled: whole `hotline replay` -> SQLite", "cli", "c", "sqlite"),
     ("python: whole `hotline replay` -> SQLite", "cli", "python", "sqlite"),
     ("compiled: whole `hotline replay` -> PostgreSQL", "cli", "c", "postgresql"),
@@ -292,20 +322,29 @@ def _print_table(results: dict[str, dict[str, float] | str], size_mb: float) -> 
     print("rates are per CPU second of the process (user + system; the machine is shared, wall")
     print("time includes waiting for a core); whole-process rows count start-up and migration")
     print(
-        f"{'path':<48}{'events/s':>12}{'contacts/s':>12}{'MB/s':>8}{'CPU s':>8}{'wall s':>8}"
+        f"{'path':<52}{'events/s':>12}{'contacts/s':>12}{'MB/s':>8}{'CPU s':>8}{'wall s':>8}"
         f"{'peak RSS':>10}"
     )
     for label, r in results.items():
         if isinstance(r, str):
-            print(f"{label:<48}  {r}")
+            print(f"{label:<52}  {r}")
             continue
         rate = r["count"] / r["cpu"]
         contacts = f"{r['records'] / r['cpu']:,.0f}" if "records" in r else ""
         mbs = size_mb / r["cpu"]
         print(
-            f"{label:<48}{rate:>12,.0f}{contacts:>12}{mbs:>8.0f}{r['cpu']:>8.2f}"
+            f"{label:<52}{rate:>12,.0f}{contacts:>12}{mbs:>8.0f}{r['cpu']:>8.2f}"
             f"{r['seconds']:>8.2f}{r['max_rss_mb']:>7.0f} MB"
         )
+    counts = {
+        label: (r["count"], r["records"])
+        for label, r in results.items()
+        if isinstance(r, dict) and "records" in r
+    }
+    if len(set(counts.values())) == 1:
+        print(f"every row counted the same events and contacts: {next(iter(counts.values()))}")
+    else:
+        print(f"rows disagree on (events, contacts): {counts}")
     pano = results["panoramisk 1.4 parser (events)"]
     if isinstance(pano, str):
         return
@@ -313,11 +352,11 @@ def _print_table(results: dict[str, dict[str, float] | str], size_mb: float) -> 
     print("ratios to panoramisk's parser (same bytes, same run):")
     for label, r in results.items():
         if isinstance(r, dict) and not label.startswith("panoramisk"):
-            print(f"  {label:<46}{r['count'] / r['cpu'] / base:>6.2f}x")
-    for i in (0, 2, 4, 6):
+            print(f"  {label:<50}{r['count'] / r['cpu'] / base:>6.2f}x")
+    for i in (0, 2, 4, 6, 8):
         c, py = results[ROWS[i][0]], results[ROWS[i + 1][0]]
         if isinstance(c, dict) and isinstance(py, dict):
-            what = ROWS[i][0].partition(": ")[2]
+            what = ROWS[i][0].replace("compiled", "").strip(" :,")
             print(f"compiled / pure Python, {what}: {py['cpu'] / c['cpu']:.2f}x")
     rss = max(r["max_rss_mb"] for r in results.values() if isinstance(r, dict))
     print(

@@ -4,10 +4,12 @@
  * import): every function here mirrors one function there, line for line, and
  * tests/ami/test_codec_diff*.py runs both over the captures and over generated and mutated streams.
  *
- *   fill(buf, start, consumed, index, limit)  ~ AmiCodec._fill_fast: split every complete
- *       "\r\n\r\n"-framed message at once, classify it, build the Frame objects.
+ *   fill(buf, start, consumed, index, limit, keep)  ~ AmiCodec._fill_fast: split every complete
+ *       "\r\n\r\n"-framed message at once, classify it, build the Frame objects; with a
+ *       compiled interest as keep, "Event: " frames it does not keep are counted, not built.
  *       Returns None ("the careful path decides"), Ellipsis ("a Follows body: the Python fast
- *       path decides") or (items, new_pos, new_index, banner_or_None, errors_among_items).
+ *       path decides") or (items, new_pos, new_index, banner_or_None, errors_among_items,
+ *       skipped).
  *   parse_headers(raw)                        ~ Frame._parse fast path: dict or None (the
  *       Python path then explains: non-UTF-8, a line without ": ").
  *   find(raw, name)                           ~ Frame.find.
@@ -57,6 +59,9 @@ static int is_space(char c) {
     /* bytes.strip() with no argument: ASCII whitespace */
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
 }
+
+static PyObject *find_value(const char *p, Py_ssize_t n, const char *name, Py_ssize_t m);
+static int keeps_impl(PyObject *compiled, PyObject *name, const char *p, Py_ssize_t n);
 
 /* ---------------------------------------------------------------- frames */
 
@@ -134,7 +139,7 @@ static PyObject *call_oversized(Py_ssize_t size, Py_ssize_t limit, Py_ssize_t of
 /* One part of the chunk: append its items; returns 0, or -1 with an exception set. */
 static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t *offset,
                      Py_ssize_t *index, Py_ssize_t limit, PyObject **banner,
-                     Py_ssize_t *errors) {
+                     Py_ssize_t *errors, PyObject *keep, Py_ssize_t *skipped) {
     Py_ssize_t size = len + 4;
     PyObject *item;
     if (starts_with(p, len, "Event: ", 7)) {
@@ -146,9 +151,20 @@ static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t 
             item = call_oversized(len, limit, *offset, *index);
         } else {
             PyObject *name = PyUnicode_DecodeASCII(p + 7, end - 7, "replace");
-            PyObject *raw = name ? PyBytes_FromStringAndSize(p, len) : NULL;
+            if (name == NULL) return -1;
+            if (keep != Py_None) {
+                int kept = keeps_impl(keep, name, p, len);
+                if (kept <= 0) {
+                    Py_DECREF(name);
+                    if (kept < 0) return -1;
+                    *skipped += 1;
+                    *offset += size;
+                    return 0;
+                }
+            }
+            PyObject *raw = PyBytes_FromStringAndSize(p, len);
             if (raw == NULL) {
-                Py_XDECREF(name);
+                Py_DECREF(name);
                 return -1;
             }
             item = new_frame(raw, kind_event, name, *index, *offset);
@@ -241,7 +257,14 @@ static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t 
 static PyObject *cc_fill(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t start, consumed, index, limit;
-    if (!PyArg_ParseTuple(args, "y*nnnn", &view, &start, &consumed, &index, &limit)) return NULL;
+    PyObject *keep = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nnnn|O", &view, &start, &consumed, &index, &limit, &keep))
+        return NULL;
+    if (keep != Py_None && (!PyTuple_Check(keep) || PyTuple_GET_SIZE(keep) != 2)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "fill(): keep is None or a compiled interest");
+        return NULL;
+    }
     if (frame_type == NULL) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_RuntimeError, "_ccodec.setup() was not called");
@@ -268,16 +291,18 @@ static PyObject *cc_fill(PyObject *self, PyObject *args) {
     items = PyList_New(0);
     if (items == NULL) goto done;
     Py_ssize_t offset = consumed + start;
-    Py_ssize_t pos = 0, errors = 0;
+    Py_ssize_t pos = 0, errors = 0, skipped = 0;
     for (;;) {
         Py_ssize_t sep = find_bytes(chunk + pos, clen - pos, "\r\n\r\n", 4);
         Py_ssize_t len = sep < 0 ? clen - pos : sep;
-        if (fill_part(items, chunk + pos, len, &offset, &index, limit, &banner, &errors) < 0)
+        if (fill_part(items, chunk + pos, len, &offset, &index, limit, &banner, &errors, keep,
+                      &skipped) < 0)
             goto done;
         if (sep < 0) break;
         pos += sep + 4;
     }
-    result = Py_BuildValue("(OnnOn)", items, last + 4, index, banner ? banner : Py_None, errors);
+    result = Py_BuildValue("(OnnOnn)", items, last + 4, index, banner ? banner : Py_None, errors,
+                           skipped);
 done:
     Py_XDECREF(items);
     Py_XDECREF(banner);
@@ -367,28 +392,22 @@ static PyObject *cc_find(PyObject *self, PyObject *args) {
 
 /* compiled = (events: frozenset[str], rules: dict[str, (header: bytes, equals: frozenset[str],
  * prefixes: tuple[str, ...])]) */
-static PyObject *cc_keeps(PyObject *self, PyObject *args) {
-    PyObject *compiled, *name, *raw;
-    if (!PyArg_ParseTuple(args, "O!UO!", &PyTuple_Type, &compiled, &name, &PyBytes_Type, &raw))
-        return NULL;
-    if (PyTuple_GET_SIZE(compiled) != 2) {
-        PyErr_SetString(PyExc_ValueError, "keeps(): compiled interest is (events, rules)");
-        return NULL;
-    }
+/* 1 kept, 0 skipped, -1 error. */
+static int keeps_impl(PyObject *compiled, PyObject *name, const char *p, Py_ssize_t n) {
     PyObject *events = PyTuple_GET_ITEM(compiled, 0);
     PyObject *rules = PyTuple_GET_ITEM(compiled, 1);
     int in = PySet_Contains(events, name);
-    if (in <= 0) return in < 0 ? NULL : Py_NewRef(Py_False);
+    if (in <= 0) return in;
     PyObject *rule = PyDict_GetItemWithError(rules, name);
-    if (rule == NULL) return PyErr_Occurred() ? NULL : Py_NewRef(Py_True);
+    if (rule == NULL) return PyErr_Occurred() ? -1 : 1;
     PyObject *header, *equals, *prefixes;
-    if (!PyArg_ParseTuple(rule, "SOO!", &header, &equals, &PyTuple_Type, &prefixes)) return NULL;
-    PyObject *value = find_value(PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw),
-                                 PyBytes_AS_STRING(header), PyBytes_GET_SIZE(header));
-    if (value == NULL) return NULL;
+    if (!PyArg_ParseTuple(rule, "SOO!", &header, &equals, &PyTuple_Type, &prefixes)) return -1;
+    PyObject *value =
+        find_value(p, n, PyBytes_AS_STRING(header), PyBytes_GET_SIZE(header));
+    if (value == NULL) return -1;
     if (value == Py_None) {
         Py_DECREF(value);
-        Py_RETURN_FALSE;
+        return 0;
     }
     int ok = PySet_Contains(equals, value);
     for (Py_ssize_t i = 0; ok == 0 && i < PyTuple_GET_SIZE(prefixes); i++) {
@@ -397,6 +416,18 @@ static PyObject *cc_keeps(PyObject *self, PyObject *args) {
         ok = hit < 0 ? -1 : (int)hit;
     }
     Py_DECREF(value);
+    return ok;
+}
+
+static PyObject *cc_keeps(PyObject *self, PyObject *args) {
+    PyObject *compiled, *name, *raw;
+    if (!PyArg_ParseTuple(args, "O!UO!", &PyTuple_Type, &compiled, &name, &PyBytes_Type, &raw))
+        return NULL;
+    if (PyTuple_GET_SIZE(compiled) != 2) {
+        PyErr_SetString(PyExc_ValueError, "keeps(): compiled interest is (events, rules)");
+        return NULL;
+    }
+    int ok = keeps_impl(compiled, name, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
     if (ok < 0) return NULL;
     return Py_NewRef(ok ? Py_True : Py_False);
 }
@@ -443,7 +474,7 @@ static PyObject *cc_setup(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"setup", cc_setup, METH_VARARGS,
      "setup(Frame, EVENT, RESPONSE, ACTION, BANNER, oversized, malformed)"},
-    {"fill", cc_fill, METH_VARARGS, "fill(buf, start, consumed, index, limit)"},
+    {"fill", cc_fill, METH_VARARGS, "fill(buf, start, consumed, index, limit, keep=None)"},
     {"parse_headers", cc_parse_headers, METH_O, "parse_headers(raw) -> dict | None"},
     {"find", cc_find, METH_VARARGS, "find(raw, name) -> str | None"},
     {"keeps", cc_keeps, METH_VARARGS, "keeps(compiled, name, raw) -> bool"},

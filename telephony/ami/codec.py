@@ -40,7 +40,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 log = logging.getLogger("hotline.ami.codec")
 
@@ -170,14 +170,7 @@ class Frame:
         """One header straight from the raw bytes (exact spelling), without parsing the frame."""
         if _c_find is not None:
             return _c_find(self.raw, name)
-        raw = self.raw
-        pos = raw.find(b"\n" + name + b": ")
-        if pos < 0:
-            return None
-        pos += len(name) + 3
-        end = raw.find(b"\n", pos)
-        value = raw[pos:] if end < 0 else raw[pos:end]
-        return value.rstrip(b"\r").decode("utf-8", "replace")
+        return find_header(self.raw, name)
 
     def getall(self, name: str) -> list[str]:
         """Every value of a repeated header (``ChanVariable``, ``Variable``, ``Output``)."""
@@ -196,6 +189,19 @@ class Frame:
         if lines and lines[-1].strip() == END_COMMAND.decode():
             lines.pop()
         return lines
+
+
+def find_header(raw: bytes, name: bytes) -> str | None:
+    """The first ``name: value`` line after the first line of ``raw`` (exact spelling)."""
+    if _c_find is not None:
+        return _c_find(raw, name)
+    pos = raw.find(b"\n" + name + b": ")
+    if pos < 0:
+        return None
+    pos += len(name) + 3
+    end = raw.find(b"\n", pos)
+    value = raw[pos:] if end < 0 else raw[pos:end]
+    return value.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def _split_header(line: str) -> tuple[str, str]:
@@ -241,11 +247,29 @@ def _classify(raw: bytes) -> tuple[FrameKind | None, str]:
     return None, ""
 
 
+class SkipFilter(Protocol):
+    """Which event frames a consumer keeps (``telephony.ami.prefilter.Prefilter``)."""
+
+    @property
+    def compiled(self) -> tuple[Any, Any]:
+        """The same rule as plain data, for the compiled core."""
+
+    def keeps_raw(self, name: str, raw: bytes) -> bool:
+        """Whether the event frame ``name`` with bytes ``raw`` is kept."""
+
+
 class AmiCodec:
     """Incremental AMI frame parser (one per connection or log file)."""
 
-    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(
+        self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME, skip: SkipFilter | None = None
+    ) -> None:
+        """``skip`` (a :class:`~telephony.ami.prefilter.Prefilter`): event frames it does not
+        keep are counted in :attr:`skipped` instead of returned, when the fast path splits them
+        (frames of unusual streams are returned anyway: the consumer still filters)."""
         self.max_frame_bytes = max_frame_bytes
+        self.skip = skip
+        self.skipped = 0
         self._buf = bytearray()
         self._pos = 0  # start of the unparsed part of _buf
         self._consumed = 0  # stream offset of _buf[0]
@@ -360,12 +384,16 @@ class AmiCodec:
         if not self._crlf or self._skipping:
             return False
         if _c_fill is not None:
-            out = _c_fill(self._buf, self._pos, self._consumed, self.frames, self.max_frame_bytes)
+            keep = None if self.skip is None else self.skip.compiled
+            out = _c_fill(
+                self._buf, self._pos, self._consumed, self.frames, self.max_frame_bytes, keep
+            )
             if out is None:
                 return False
             if out is not ...:  # Ellipsis: a Follows body, decided below
-                items, self._pos, self.frames, banner, errors = out
+                items, self._pos, self.frames, banner, errors, skipped = out
                 self._errors += errors
+                self.skipped += skipped
                 if banner is not None:
                     self.banner = banner
                 self._ready.extend(items)
@@ -386,6 +414,7 @@ class AmiCodec:
         ready = self._ready
         limit = self.max_frame_bytes
         index = self.frames
+        skip = self.skip
         event = FrameKind.EVENT
         for raw in parts:
             size = len(raw) + 4
@@ -396,6 +425,8 @@ class AmiCodec:
                 if len(raw) > limit:
                     ready.append(_oversized(len(raw), limit, offset, index))
                     self._errors += 1
+                elif skip is not None and not skip.keeps_raw(name, raw):
+                    self.skipped += 1
                 else:
                     ready.append(Frame(raw, event, name, index, offset))
                 offset += size
@@ -560,7 +591,7 @@ def _no_kind(raw: bytes, offset: int, index: int) -> MalformedFrame:
 # ---------------------------------------------------------------- which implementation runs
 
 CODEC_ENV = "HOTLINE_CODEC"
-_c_fill: Callable[[bytearray, int, int, int, int], Any] | None = None
+_c_fill: Callable[[bytearray, int, int, int, int, Any], Any] | None = None
 _c_parse: Callable[[bytes], dict[str, str] | None] | None = None
 _c_find: Callable[[bytes, bytes], str | None] | None = None
 _c_keeps: Callable[[Any, str, bytes], bool] | None = None

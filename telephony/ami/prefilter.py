@@ -30,23 +30,26 @@ def compile_rules(
 class Prefilter:
     """Which event frames an interest keeps, decided on their raw bytes."""
 
-    __slots__ = ("_compiled", "events", "interest", "rules")
+    __slots__ = ("compiled", "events", "interest", "rules")
 
     def __init__(self, interest: Interest) -> None:
         self.interest = interest
         self.events = interest.events
         self.rules = dict(interest.rules)
-        self._compiled: _Compiled = (frozenset(interest.events), compile_rules(interest.rules))
+        self.compiled: _Compiled = (frozenset(interest.events), compile_rules(interest.rules))
 
     def keeps(self, frame: Frame) -> bool:
         """Whether ``frame`` (an event frame) is kept."""
+        return self.keeps_raw(frame.name, frame.raw)
+
+    def keeps_raw(self, name: str, raw: bytes) -> bool:
+        """Whether an event frame named ``name`` with bytes ``raw`` is kept."""
         c_keeps = codec._c_keeps
         if c_keeps is not None:
-            return c_keeps(self._compiled, frame.name, frame.raw)
-        name = frame.name
+            return c_keeps(self.compiled, name, raw)
         if name not in self.events:
             return False
         rule = self.rules.get(name)
         if rule is None:
             return True
-        return rule.matches(frame.find(rule.header.encode()))
+        return rule.matches(codec.find_header(raw, rule.header.encode()))

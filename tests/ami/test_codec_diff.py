@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from telephony.ami import codec
 from telephony.ami.codec import AmiCodec, ProtocolError
+from telephony.ami.prefilter import Prefilter
 from telephony.calls.clock import StreamClock
 from telephony.calls.interest import HeaderRule, Interest
 from telephony.calls.record import CallRecord
@@ -66,11 +67,15 @@ def _frame_view(frame: codec.Frame) -> tuple[Any, ...]:
 
 
 def transcript(
-    chunks: list[bytes], max_frame_bytes: int = codec.DEFAULT_MAX_FRAME, *, batch: bool = False
+    chunks: list[bytes],
+    max_frame_bytes: int = codec.DEFAULT_MAX_FRAME,
+    *,
+    batch: bool = False,
+    skip: Prefilter | None = None,
 ) -> list[Any]:
     """Everything the codec says about a stream fed in these chunks, then end of stream;
     ``batch`` reads with take_frames() first, as replay does."""
-    amic = AmiCodec(max_frame_bytes=max_frame_bytes)
+    amic = AmiCodec(max_frame_bytes=max_frame_bytes, skip=skip)
     out: list[Any] = []
 
     def drain() -> None:
@@ -91,7 +96,7 @@ def transcript(
     for chunk in [*chunks, b""]:
         amic.receive_data(chunk)
         drain()
-    out.append(("end", amic.banner, amic.frames, amic.offset, amic.buffered))
+    out.append(("end", amic.banner, amic.frames, amic.offset, amic.buffered, amic.skipped))
     return out
 
 
@@ -99,12 +104,45 @@ def both(chunks: list[bytes], max_frame_bytes: int = codec.DEFAULT_MAX_FRAME) ->
     with using("python"):
         expected = transcript(chunks, max_frame_bytes)
         python_batch = transcript(chunks, max_frame_bytes, batch=True)
+        python_skip = transcript(chunks, max_frame_bytes, batch=True, skip=SKIP)
     with using("c"):
         got = transcript(chunks, max_frame_bytes)
-        c_batch = transcript(chunks, max_frame_bytes, batch=True)
+        c_batch = transcript(chunks, max_frame_bytes, batch=True, skip=None)
+        c_skip = transcript(chunks, max_frame_bytes, batch=True, skip=SKIP)
     assert got == expected
     assert c_batch == python_batch == expected
+    assert c_skip == python_skip
+    _only_rejected_frames_skipped(expected, c_skip)
     return got
+
+
+INTEREST = Interest(
+    frozenset({"VarSet", "CEL", "Newexten", "Hangup", "Newchannel", "QueueCallerJoin"}),
+    {
+        "VarSet": HeaderRule("Variable", prefixes=("HOTLINE_", "MIXMONITOR_FILENAME")),
+        "CEL": HeaderRule("EventName", equals=frozenset({"HANGUP", "LINKEDID_END"})),
+        "Newexten": HeaderRule("Context", equals=frozenset({"survey", "ivr-survey"})),
+    },
+)
+SKIP = Prefilter(INTEREST)
+
+
+def _only_rejected_frames_skipped(full: list[Any], skipped: list[Any]) -> None:
+    """The skipping transcript is the full one minus event frames the interest rejects."""
+    missing: list[Any] = []
+    rest = iter(skipped[:-1])
+    item = next(rest, None)
+    for entry in full[:-1]:
+        if entry == item:
+            item = next(rest, None)
+        else:
+            missing.append(entry)
+    assert item is None, "the skipping codec said something the full one did not"
+    for entry in missing:
+        kind, name, raw = entry[0], entry[1], entry[4]
+        assert kind is codec.FrameKind.EVENT
+        assert not INTEREST.keeps(name, lambda h, raw=raw: codec.find_header(raw, h.encode()))
+    assert skipped[-1][-1] == len(missing)
 
 
 _NAMES = ["Newchannel", "VarSet", "CEL", "Hangup", "QueueCallerJoin", "Success", "Follows"]
@@ -287,8 +325,6 @@ def test_hand_picked_edges() -> None:
     cr=st.booleans(),
 )
 def test_prefilter_agrees(name: str, value: str, header: str, present: bool, cr: bool) -> None:
-    from telephony.ami.prefilter import Prefilter
-
     interest = Interest(
         frozenset({"VarSet", "CEL", "Newexten", "Hangup"}),
         {
