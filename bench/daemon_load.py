@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -220,6 +221,7 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
     if source.returncode is None:
         source.terminate()
     await source.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
     return {
         "rate": rate,
         "events_s": events / seconds,
