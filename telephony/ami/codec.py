@@ -254,8 +254,8 @@ class SkipFilter(Protocol):
     def compiled(self) -> tuple[Any, Any]:
         """The same rule as plain data, for the compiled core."""
 
-    def keeps_raw(self, name: str, raw: bytes) -> bool:
-        """Whether the event frame ``name`` with bytes ``raw`` is kept."""
+    def passes_raw(self, name: str, raw: bytes) -> bool:
+        """Whether the event frame ``name`` with bytes ``raw`` is handed on."""
 
 
 class AmiCodec:
@@ -425,7 +425,7 @@ class AmiCodec:
                 if len(raw) > limit:
                     ready.append(_oversized(len(raw), limit, offset, index))
                     self._errors += 1
-                elif skip is not None and not skip.keeps_raw(name, raw):
+                elif skip is not None and not skip.passes_raw(name, raw):
                     self.skipped += 1
                 else:
                     ready.append(Frame(raw, event, name, index, offset))
