@@ -1,6 +1,11 @@
 """The storage layer's exception type and how a database error is put into one line of text."""
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
 
 
 class StorageError(Exception):
@@ -9,6 +14,8 @@ class StorageError(Exception):
 
 def db_reason(exc: SQLAlchemyError) -> str:
     """The driver's own message on one line, without SQLAlchemy's statement dump."""
+    from sqlalchemy.exc import DBAPIError  # here: importing this module stays free of SQLAlchemy
+
     orig = exc.orig if isinstance(exc, DBAPIError) else None
     text = str(orig) if orig is not None else str(exc)
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())

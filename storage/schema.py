@@ -8,20 +8,21 @@ single-process embedded default, has no cross-process guard.
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.engine import mask_url
 from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ _ALEMBIC_IN_PROCESS = threading.Lock()
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic Config built in code, pointing at the packaged migrations (and at `url`)."""
+    from alembic.config import Config  # Alembic loads only when a migration may be due
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -45,6 +48,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest revision the packaged migrations know."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise StorageError(f"no migrations found in {MIGRATIONS_DIR}")
@@ -53,6 +58,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -61,7 +68,16 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the database to the newest schema (`alembic upgrade head`); a no-op when current."""
+    """Upgrade the database to the newest schema (`alembic upgrade head`); a no-op when current.
+
+    A database already at the packaged head is recognised without loading Alembic.
+    """
+    if _up_to_date(engine):
+        log.debug("database %s already at the packaged head", mask_url(engine.url))
+        return
+    from alembic import command
+    from alembic.util import CommandError
+
     config = alembic_config()
     where = mask_url(engine.url)
     try:
@@ -79,3 +95,43 @@ def migrate(engine: Engine) -> None:
     except SQLAlchemyError as exc:
         raise StorageError(f"migrating {where}: {exc}") from exc
     log.debug("database %s at schema revision %s", where, head_revision())
+
+
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+)$", re.MULTILINE)
+
+
+def _script_heads() -> set[str] | None:
+    """The head revisions, read from the version files' ``revision``/``down_revision`` lines.
+
+    None when a file does not say plainly (Alembic then decides, as it always did).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        text_ = path.read_text(encoding="utf-8")
+        found = {m.group(1): m.group(2) for m in _ASSIGNMENT.finditer(text_)}
+        try:
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found.get("down_revision", "None"))
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        for parent in down if isinstance(down, (tuple, list)) else (down,):
+            if isinstance(parent, str):
+                parents.add(parent)
+    return (revisions - parents) or None
+
+
+def _up_to_date(engine: Engine) -> bool:
+    """Whether the database is exactly at the packaged head(s); False when in any doubt."""
+    heads = _script_heads()
+    if not heads:
+        return False
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:
+        return False
+    return {row[0] for row in rows} == heads

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 from storage.errors import StorageError
 from telephony import __version__
+from telephony.ami.codec import codec_description
 from telephony.amilog.journal import JournalError
-from telephony.config import ConfigError
 from telephony.hostport import parse_host_port
 from telephony.pacing import check_speed, parse_speed
 
@@ -287,7 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotline", description="Citizen-hotline telephony integration beside Asterisk."
     )
-    parser.add_argument("--version", action="version", version=f"hotline {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"hotline {__version__} (AMI codec: {codec_description()})",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -358,6 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reported_errors() -> tuple[type[Exception], ...]:
+    """Errors a command reports in one line. ConfigError counts only once its module is loaded
+    (none can be raised before), so commands without a config never import pydantic."""
+    config = sys.modules.get("telephony.config")
+    extra: tuple[type[Exception], ...] = (config.ConfigError,) if config is not None else ()
+    return (StorageError, JournalError, OSError, *extra)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hotline` console script."""
     parser = build_parser()
@@ -378,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except (StorageError, JournalError, ConfigError, OSError) as exc:
+    except _reported_errors() as exc:
         print(f"hotline {args.command}: error: {exc}", file=sys.stderr)
         return 1
     return status

@@ -24,14 +24,23 @@ line, and builds the header dict only when asked, so the ~70 % of real traffic t
 
 ``Response: Follows`` (``Command`` output of older Asterisk) keeps its body lines, which are not
 headers, up to ``--END COMMAND--``, even across blank lines.
+
+Two implementations, one behaviour: the hot loops (splitting a buffer into frames, the header fast
+path, :meth:`Frame.find`) also exist compiled in ``_ccodec.c``, which mirrors this file function by
+function. It is used when it was built and imports; ``HOTLINE_CODEC=python`` forces this file,
+``HOTLINE_CODEC=c`` asks for the compiled core (falling back, with a warning, when it is missing).
+:func:`codec_name` says which one runs; the first codec made logs it once. Everything that is rare
+(bare ``\n``, resync, ``Follows`` bodies, non-UTF-8, malformed lines) is decided here for both.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import Enum
+from typing import Any, Protocol, cast
 
 log = logging.getLogger("hotline.ami.codec")
 
@@ -93,6 +102,11 @@ class Frame:
         return f"Frame({self.kind.value} {self.name!r} #{self.index} @{self.offset})"
 
     def _parse(self) -> None:
+        if _c_parse is not None:
+            headers = _c_parse(self.raw)
+            if headers is not None:
+                self._headers = headers
+                return
         text = _decode(self.raw, self.index, self.offset)
         lines = text.split("\r\n") if "\r" in text else text.split("\n")
         try:
@@ -154,14 +168,9 @@ class Frame:
 
     def find(self, name: bytes) -> str | None:
         """One header straight from the raw bytes (exact spelling), without parsing the frame."""
-        raw = self.raw
-        pos = raw.find(b"\n" + name + b": ")
-        if pos < 0:
-            return None
-        pos += len(name) + 3
-        end = raw.find(b"\n", pos)
-        value = raw[pos:] if end < 0 else raw[pos:end]
-        return value.rstrip(b"\r").decode("utf-8", "replace")
+        if _c_find is not None:
+            return _c_find(self.raw, name)
+        return find_header(self.raw, name)
 
     def getall(self, name: str) -> list[str]:
         """Every value of a repeated header (``ChanVariable``, ``Variable``, ``Output``)."""
@@ -180,6 +189,19 @@ class Frame:
         if lines and lines[-1].strip() == END_COMMAND.decode():
             lines.pop()
         return lines
+
+
+def find_header(raw: bytes, name: bytes) -> str | None:
+    """The first ``name: value`` line after the first line of ``raw`` (exact spelling)."""
+    if _c_find is not None:
+        return _c_find(raw, name)
+    pos = raw.find(b"\n" + name + b": ")
+    if pos < 0:
+        return None
+    pos += len(name) + 3
+    end = raw.find(b"\n", pos)
+    value = raw[pos:] if end < 0 else raw[pos:end]
+    return value.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def _split_header(line: str) -> tuple[str, str]:
@@ -225,11 +247,29 @@ def _classify(raw: bytes) -> tuple[FrameKind | None, str]:
     return None, ""
 
 
+class SkipFilter(Protocol):
+    """Which event frames a consumer keeps (``telephony.ami.prefilter.Prefilter``)."""
+
+    @property
+    def compiled(self) -> tuple[Any, Any]:
+        """The same rule as plain data, for the compiled core."""
+
+    def passes_raw(self, name: str, raw: bytes) -> bool:
+        """Whether the event frame ``name`` with bytes ``raw`` is handed on."""
+
+
 class AmiCodec:
     """Incremental AMI frame parser (one per connection or log file)."""
 
-    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(
+        self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME, skip: SkipFilter | None = None
+    ) -> None:
+        """``skip`` (a :class:`~telephony.ami.prefilter.Prefilter`): event frames it does not
+        keep are counted in :attr:`skipped` instead of returned, when the fast path splits them
+        (frames of unusual streams are returned anyway: the consumer still filters)."""
         self.max_frame_bytes = max_frame_bytes
+        self.skip = skip
+        self.skipped = 0
         self._buf = bytearray()
         self._pos = 0  # start of the unparsed part of _buf
         self._consumed = 0  # stream offset of _buf[0]
@@ -239,6 +279,11 @@ class AmiCodec:
         self.frames = 0
         self.banner: str | None = None
         self._ready: deque[Frame | ProtocolError] = deque()
+        self._errors = 0  # ProtocolErrors waiting in _ready
+        global _announced
+        if not _announced:
+            _announced = True
+            log.info("AMI codec: %s", codec_description())
 
     @property
     def offset(self) -> int:
@@ -310,8 +355,25 @@ class AmiCodec:
             return self._next_careful()
         item = self._ready.popleft()
         if isinstance(item, ProtocolError):
+            self._errors -= 1
             raise item
         return item
+
+    def take_frames(self) -> list[Frame]:
+        """The batch form of :meth:`next_frame`: every frame split so far, in order, up to the
+        next bad one (which the next :meth:`next_frame` call raises). An empty list says: ask
+        :meth:`next_frame` (more data needed, an error is next, or an unusual stream)."""
+        ready = self._ready
+        if not ready and not self._fill_fast():
+            return []
+        if not self._errors:
+            out = cast(list[Frame], list(ready))
+            ready.clear()
+            return out
+        taken: list[Frame] = []
+        while ready and not isinstance(ready[0], ProtocolError):
+            taken.append(cast(Frame, ready.popleft()))
+        return taken
 
     def _fill_fast(self) -> bool:
         """Split every complete ``\r\n``-framed message in the buffer at once (C speed).
@@ -321,6 +383,21 @@ class AmiCodec:
         """
         if not self._crlf or self._skipping:
             return False
+        if _c_fill is not None:
+            keep = None if self.skip is None else self.skip.compiled
+            out = _c_fill(
+                self._buf, self._pos, self._consumed, self.frames, self.max_frame_bytes, keep
+            )
+            if out is None:
+                return False
+            if out is not ...:  # Ellipsis: a Follows body, decided below
+                items, self._pos, self.frames, banner, errors, skipped = out
+                self._errors += errors
+                self.skipped += skipped
+                if banner is not None:
+                    self.banner = banner
+                self._ready.extend(items)
+                return bool(self._ready)
         buf = self._buf
         start = self._pos
         last = buf.rfind(b"\r\n\r\n", start)
@@ -337,15 +414,19 @@ class AmiCodec:
         ready = self._ready
         limit = self.max_frame_bytes
         index = self.frames
+        skip = self.skip
         event = FrameKind.EVENT
         for raw in parts:
             size = len(raw) + 4
             if raw.startswith(b"Event: "):
                 index += 1
                 nl = raw.find(b"\r\n")
-                name = raw[7:nl].decode("ascii", "replace") if nl >= 0 else raw[7:].decode()
+                name = (raw[7:nl] if nl >= 0 else raw[7:]).decode("ascii", "replace")
                 if len(raw) > limit:
                     ready.append(_oversized(len(raw), limit, offset, index))
+                    self._errors += 1
+                elif skip is not None and not skip.passes_raw(name, raw):
+                    self.skipped += 1
                 else:
                     ready.append(Frame(raw, event, name, index, offset))
                 offset += size
@@ -377,14 +458,10 @@ class AmiCodec:
             kind, name = _classify(raw)
             if len(raw) > limit:
                 ready.append(_oversized(len(raw), limit, offset, index))
+                self._errors += 1
             elif kind is None:
-                ready.append(
-                    MalformedFrame(
-                        f"no Event, Response or Action line (starts {raw[:40]!r})",
-                        offset=offset,
-                        index=index,
-                    )
-                )
+                ready.append(_no_kind(raw, offset, index))
+                self._errors += 1
             else:
                 ready.append(Frame(raw, kind, name, index, offset))
             offset += size
@@ -503,6 +580,96 @@ def _oversized(size: int, limit: int, offset: int, index: int) -> FrameTooLarge:
     return FrameTooLarge(
         f"frame of {size} bytes exceeds the limit of {limit}", offset=offset, index=index
     )
+
+
+def _no_kind(raw: bytes, offset: int, index: int) -> MalformedFrame:
+    return MalformedFrame(
+        f"no Event, Response or Action line (starts {raw[:40]!r})", offset=offset, index=index
+    )
+
+
+# ---------------------------------------------------------------- which implementation runs
+
+CODEC_ENV = "HOTLINE_CODEC"
+_c_fill: Callable[[bytearray, int, int, int, int, Any], Any] | None = None
+_c_parse: Callable[[bytes], dict[str, str] | None] | None = None
+_c_find: Callable[[bytes, bytes], str | None] | None = None
+_c_keeps: Callable[[Any, str, bytes], bool] | None = None
+_why = ""
+_announced = False
+
+
+def _compiled() -> Any:
+    """The compiled core module, or None when it was not built or does not import."""
+    global _why
+    try:
+        from telephony.ami import _ccodec  # type: ignore[attr-defined]
+    except ImportError as exc:
+        _why = f"compiled core not built or not importable: {exc}"
+        return None
+    _ccodec.setup(
+        Frame,
+        FrameKind.EVENT,
+        FrameKind.RESPONSE,
+        FrameKind.ACTION,
+        FrameKind.BANNER,
+        _oversized,
+        _no_kind,
+    )
+    return _ccodec
+
+
+def set_codec(choice: str) -> str:
+    """Select the implementation: ``"c"``, ``"python"`` or ``"auto"`` (C when available).
+
+    Returns the one now in use. Asking for ``"c"`` when it is missing falls back to Python with a
+    warning (the daemon keeps running; :func:`codec_name` tells).
+    """
+    global _c_fill, _c_parse, _c_find, _c_keeps, _why
+    choice = choice.strip().lower() or "auto"
+    if choice not in ("c", "python", "auto"):
+        log.warning("%s=%r is not c, python or auto; using auto", CODEC_ENV, choice)
+        choice = "auto"
+    module = None if choice == "python" else _compiled()
+    if choice == "python":
+        _why = f"{CODEC_ENV}=python"
+    elif module is None and choice == "c":
+        log.warning("%s=c but the %s; using the pure-Python codec", CODEC_ENV, _why)
+    if module is None:
+        _c_fill = _c_parse = _c_find = _c_keeps = None
+        return "python"
+    _c_fill, _c_parse, _c_find, _c_keeps = (
+        module.fill,
+        module.parse_headers,
+        module.find,
+        module.keeps,
+    )
+    _why = ""
+    return "c"
+
+
+def compiled_available() -> bool:
+    """Whether the compiled core is built and imports (whichever codec is selected)."""
+    try:
+        from telephony.ami import _ccodec  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def codec_name() -> str:
+    """``"c"`` (the compiled core) or ``"python"`` (this module)."""
+    return "python" if _c_fill is None else "c"
+
+
+def codec_description() -> str:
+    """One line for logs and ``hotline --version``."""
+    if _c_fill is not None:
+        return "compiled C core"
+    return f"pure Python ({_why})" if _why else "pure Python"
+
+
+set_codec(os.environ.get(CODEC_ENV, "auto"))
 
 
 HeaderValue = str | int | float | Sequence[str]

@@ -1,0 +1,488 @@
+/* The compiled AMI core: the hot loops of telephony/ami/codec.py, in C, with the same behaviour.
+ *
+ * codec.py stays the specification (and the fallback when this module does not build or does not
+ * import): every function here mirrors one function there, line for line, and
+ * tests/ami/test_codec_diff*.py runs both over the captures and over generated and mutated streams.
+ *
+ *   fill(buf, start, consumed, index, limit, keep)  ~ AmiCodec._fill_fast: split every complete
+ *       "\r\n\r\n"-framed message at once, classify it, build the Frame objects; with a
+ *       compiled interest as keep, "Event: " frames it does not keep are counted, not built.
+ *       Returns None ("the careful path decides"), Ellipsis ("a Follows body: the Python fast
+ *       path decides") or (items, new_pos, new_index, banner_or_None, errors_among_items,
+ *       skipped).
+ *   parse_headers(raw)                        ~ Frame._parse fast path: dict or None (the
+ *       Python path then explains: non-UTF-8, a line without ": ").
+ *   find(raw, name)                           ~ Frame.find.
+ *   keeps(compiled, name, raw)                ~ Prefilter.keeps (an Interest as C lookups).
+ *
+ * Frame objects are instances of codec.Frame (a __slots__ class), allocated here and their slots
+ * filled through the slot offsets that setup() reads from the class's member descriptors, so one
+ * Frame class serves both codecs.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <string.h>
+
+static PyTypeObject *frame_type = NULL;
+static Py_ssize_t off_raw, off_kind, off_name, off_index, off_offset, off_received, off_headers,
+    off_pairs;
+static PyObject *kind_event = NULL, *kind_response = NULL, *kind_action = NULL,
+                *kind_banner = NULL;
+static PyObject *make_oversized = NULL; /* (size, limit, offset, index) -> FrameTooLarge */
+static PyObject *make_malformed = NULL; /* (raw, offset, index) -> MalformedFrame */
+
+static const char BANNER_PREFIX[] = "Asterisk Call Manager/";
+#define BANNER_LEN (sizeof(BANNER_PREFIX) - 1)
+
+/* ---------------------------------------------------------------- small byte helpers */
+
+static Py_ssize_t find_bytes(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
+    if (m == 0) return 0;
+    if (n < m) return -1;
+    const char *p = memmem(hay, (size_t)n, needle, (size_t)m);
+    return p ? (Py_ssize_t)(p - hay) : -1;
+}
+
+static Py_ssize_t rfind_crlfcrlf(const char *b, Py_ssize_t start, Py_ssize_t n) {
+    for (Py_ssize_t i = n - 4; i >= start; i--) {
+        if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') return i;
+    }
+    return -1;
+}
+
+static int starts_with(const char *p, Py_ssize_t n, const char *prefix, Py_ssize_t m) {
+    return n >= m && memcmp(p, prefix, (size_t)m) == 0;
+}
+
+static int is_space(char c) {
+    /* bytes.strip() with no argument: ASCII whitespace */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
+}
+
+static PyObject *find_value(const char *p, Py_ssize_t n, const char *name, Py_ssize_t m);
+static int keeps_impl(PyObject *compiled, PyObject *name, const char *p, Py_ssize_t n);
+
+/* ---------------------------------------------------------------- frames */
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* Steals raw and name. */
+static PyObject *new_frame(PyObject *raw, PyObject *kind, PyObject *name, Py_ssize_t index,
+                           Py_ssize_t offset) {
+    PyObject *idx = PyLong_FromSsize_t(index);
+    PyObject *off = PyLong_FromSsize_t(offset);
+    PyObject *frame = (idx && off) ? frame_type->tp_alloc(frame_type, 0) : NULL;
+    if (frame == NULL) {
+        Py_XDECREF(idx);
+        Py_XDECREF(off);
+        Py_DECREF(raw);
+        Py_DECREF(name);
+        return NULL;
+    }
+    SLOT(frame, off_raw) = raw;
+    Py_INCREF(kind);
+    SLOT(frame, off_kind) = kind;
+    SLOT(frame, off_name) = name;
+    SLOT(frame, off_index) = idx;
+    SLOT(frame, off_offset) = off;
+    Py_INCREF(Py_None);
+    SLOT(frame, off_received) = Py_None;
+    Py_INCREF(Py_None);
+    SLOT(frame, off_headers) = Py_None;
+    Py_INCREF(Py_None);
+    SLOT(frame, off_pairs) = Py_None;
+    return frame;
+}
+
+/* ~ codec._classify: kind (borrowed) and name (new) from the first line; kind NULL: none. */
+static int classify(const char *p, Py_ssize_t n, PyObject **kind, PyObject **name) {
+    static const char *prefixes[3] = {"Event:", "Response:", "Action:"};
+    static const char *lowered[3] = {"event:", "response:", "action:"};
+    static const Py_ssize_t lens[3] = {6, 9, 7};
+    PyObject *kinds[3] = {kind_event, kind_response, kind_action};
+    int found = -1;
+    for (int i = 0; i < 3 && found < 0; i++) {
+        if (starts_with(p, n, prefixes[i], lens[i])) found = i;
+    }
+    if (found < 0) {
+        char head[10];
+        Py_ssize_t h = n < 10 ? n : 10;
+        for (Py_ssize_t i = 0; i < h; i++) {
+            char c = p[i];
+            head[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+        }
+        for (int i = 0; i < 3 && found < 0; i++) {
+            if (starts_with(head, h, lowered[i], lens[i])) found = i;
+        }
+    }
+    if (found < 0) {
+        *kind = NULL;
+        *name = NULL;
+        return 0;
+    }
+    const char *nl = memchr(p, '\n', (size_t)n);
+    Py_ssize_t a = lens[found], b = nl ? (Py_ssize_t)(nl - p) : n;
+    while (a < b && is_space(p[a])) a++;
+    while (b > a && is_space(p[b - 1])) b--;
+    *name = PyUnicode_DecodeUTF8(p + a, b - a, "replace");
+    if (*name == NULL) return -1;
+    *kind = kinds[found];
+    return 0;
+}
+
+static PyObject *call_oversized(Py_ssize_t size, Py_ssize_t limit, Py_ssize_t offset,
+                                Py_ssize_t index) {
+    return PyObject_CallFunction(make_oversized, "nnnn", size, limit, offset, index);
+}
+
+/* One part of the chunk: append its items; returns 0, or -1 with an exception set. */
+static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t *offset,
+                     Py_ssize_t *index, Py_ssize_t limit, PyObject **banner,
+                     Py_ssize_t *errors, PyObject *keep, Py_ssize_t *skipped) {
+    Py_ssize_t size = len + 4;
+    PyObject *item;
+    if (starts_with(p, len, "Event: ", 7)) {
+        *index += 1;
+        Py_ssize_t nl = find_bytes(p, len, "\r\n", 2);
+        Py_ssize_t end = nl >= 0 ? nl : len;
+        if (len > limit) {
+            *errors += 1;
+            item = call_oversized(len, limit, *offset, *index);
+        } else {
+            PyObject *name = PyUnicode_DecodeASCII(p + 7, end - 7, "replace");
+            if (name == NULL) return -1;
+            if (keep != Py_None) {
+                int kept = keeps_impl(keep, name, p, len);
+                if (kept <= 0) {
+                    Py_DECREF(name);
+                    if (kept < 0) return -1;
+                    *skipped += 1;
+                    *offset += size;
+                    return 0;
+                }
+            }
+            PyObject *raw = PyBytes_FromStringAndSize(p, len);
+            if (raw == NULL) {
+                Py_DECREF(name);
+                return -1;
+            }
+            item = new_frame(raw, kind_event, name, *index, *offset);
+        }
+        if (item == NULL || PyList_Append(items, item) < 0) {
+            Py_XDECREF(item);
+            return -1;
+        }
+        Py_DECREF(item);
+        *offset += size;
+        return 0;
+    }
+    if (len == 0) {
+        *offset += size;
+        return 0;
+    }
+    if (p[0] == '\r' && len >= 2 && p[1] == '\n') {
+        Py_ssize_t k = 0;
+        while (k < len && (p[k] == '\r' || p[k] == '\n')) k++;
+        *offset += k;
+        size -= k;
+        p += k;
+        len -= k;
+        if (len == 0) {
+            *offset += size;
+            return 0;
+        }
+    }
+    if (starts_with(p, len, BANNER_PREFIX, BANNER_LEN)) {
+        const char *nlp = memchr(p, '\n', (size_t)len);
+        Py_ssize_t nl = nlp ? (Py_ssize_t)(nlp - p) : -1;
+        Py_ssize_t line_end = nl < 0 ? len : nl;
+        if (nl >= 0) {
+            while (line_end > 0 && p[line_end - 1] == '\r') line_end--;
+        }
+        *index += 1;
+        PyObject *name = PyUnicode_DecodeUTF8(p, line_end, "replace");
+        PyObject *raw = name ? PyBytes_FromStringAndSize(p, line_end) : NULL;
+        if (raw == NULL) {
+            Py_XDECREF(name);
+            return -1;
+        }
+        Py_INCREF(name);
+        Py_XSETREF(*banner, name);
+        item = new_frame(raw, kind_banner, name, *index, *offset);
+        if (item == NULL || PyList_Append(items, item) < 0) {
+            Py_XDECREF(item);
+            return -1;
+        }
+        Py_DECREF(item);
+        if (nl < 0) {
+            *offset += size;
+            return 0;
+        }
+        *offset += nl + 1;
+        size -= nl + 1;
+        p += nl + 1;
+        len -= nl + 1;
+    }
+    *index += 1;
+    PyObject *kind, *name;
+    if (classify(p, len, &kind, &name) < 0) return -1;
+    if (len > limit) {
+        Py_XDECREF(name);
+        *errors += 1;
+        item = call_oversized(len, limit, *offset, *index);
+    } else if (kind == NULL) {
+        *errors += 1;
+        PyObject *raw = PyBytes_FromStringAndSize(p, len);
+        if (raw == NULL) return -1;
+        item = PyObject_CallFunction(make_malformed, "Onn", raw, *offset, *index);
+        Py_DECREF(raw);
+    } else {
+        PyObject *raw = PyBytes_FromStringAndSize(p, len);
+        if (raw == NULL) {
+            Py_DECREF(name);
+            return -1;
+        }
+        item = new_frame(raw, kind, name, *index, *offset);
+    }
+    if (item == NULL || PyList_Append(items, item) < 0) {
+        Py_XDECREF(item);
+        return -1;
+    }
+    Py_DECREF(item);
+    *offset += size;
+    return 0;
+}
+
+static PyObject *cc_fill(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t start, consumed, index, limit;
+    PyObject *keep = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nnnn|O", &view, &start, &consumed, &index, &limit, &keep))
+        return NULL;
+    if (keep != Py_None && (!PyTuple_Check(keep) || PyTuple_GET_SIZE(keep) != 2)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "fill(): keep is None or a compiled interest");
+        return NULL;
+    }
+    if (frame_type == NULL) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_RuntimeError, "_ccodec.setup() was not called");
+        return NULL;
+    }
+    const char *b = view.buf;
+    Py_ssize_t n = view.len;
+    PyObject *result = NULL, *items = NULL, *banner = NULL;
+    Py_ssize_t last = start <= n ? rfind_crlfcrlf(b, start, n) : -1;
+    if (last < 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    const char *chunk = b + start;
+    Py_ssize_t clen = last - start;
+    if (find_bytes(chunk, clen, "\n\n", 2) >= 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (find_bytes(chunk, clen, "Response: Follows", 17) >= 0) {
+        result = Py_NewRef(Py_Ellipsis);
+        goto done;
+    }
+    items = PyList_New(0);
+    if (items == NULL) goto done;
+    Py_ssize_t offset = consumed + start;
+    Py_ssize_t pos = 0, errors = 0, skipped = 0;
+    for (;;) {
+        Py_ssize_t sep = find_bytes(chunk + pos, clen - pos, "\r\n\r\n", 4);
+        Py_ssize_t len = sep < 0 ? clen - pos : sep;
+        if (fill_part(items, chunk + pos, len, &offset, &index, limit, &banner, &errors, keep,
+                      &skipped) < 0)
+            goto done;
+        if (sep < 0) break;
+        pos += sep + 4;
+    }
+    result = Py_BuildValue("(OnnOnn)", items, last + 4, index, banner ? banner : Py_None, errors,
+                           skipped);
+done:
+    Py_XDECREF(items);
+    Py_XDECREF(banner);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ---------------------------------------------------------------- headers */
+
+static PyObject *cc_parse_headers(PyObject *self, PyObject *arg) {
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "parse_headers() wants bytes");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    int crlf = memchr(p, '\r', (size_t)n) != NULL;
+    const char *sep = crlf ? "\r\n" : "\n";
+    Py_ssize_t seplen = crlf ? 2 : 1;
+    PyObject *headers = PyDict_New();
+    if (headers == NULL) return NULL;
+    Py_ssize_t start = 0;
+    for (;;) {
+        Py_ssize_t e = find_bytes(p + start, n - start, sep, seplen);
+        Py_ssize_t len = e < 0 ? n - start : e;
+        const char *line = p + start;
+        Py_ssize_t k = find_bytes(line, len, ": ", 2);
+        if (k < 0) goto fallback;
+        PyObject *key = PyUnicode_DecodeUTF8(line, k, NULL);
+        if (key == NULL) goto fallback_error;
+        PyObject *value = PyUnicode_DecodeUTF8(line + k + 2, len - k - 2, NULL);
+        if (value == NULL) {
+            Py_DECREF(key);
+            goto fallback_error;
+        }
+        int rc = PyDict_SetItem(headers, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (rc < 0) {
+            Py_DECREF(headers);
+            return NULL;
+        }
+        if (e < 0) break;
+        start += e + seplen;
+    }
+    return headers;
+fallback_error:
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        Py_DECREF(headers);
+        return NULL;
+    }
+    PyErr_Clear();
+fallback:
+    Py_DECREF(headers);
+    Py_RETURN_NONE;
+}
+
+static PyObject *find_value(const char *p, Py_ssize_t n, const char *name, Py_ssize_t m) {
+    /* ~ Frame.find: "\n" + name + ": " ... up to "\n", trailing "\r"s dropped. */
+    const char *q = p;
+    Py_ssize_t left = n;
+    while (left >= m + 3) {
+        const char *nl = memchr(q, '\n', (size_t)(left - m - 2));
+        if (nl == NULL) break;
+        Py_ssize_t at = nl - p;
+        if (memcmp(nl + 1, name, (size_t)m) == 0 && nl[m + 1] == ':' && nl[m + 2] == ' ') {
+            Py_ssize_t pos = at + m + 3;
+            const char *end = memchr(p + pos, '\n', (size_t)(n - pos));
+            Py_ssize_t stop = end ? (Py_ssize_t)(end - p) : n;
+            while (stop > pos && p[stop - 1] == '\r') stop--;
+            return PyUnicode_DecodeUTF8(p + pos, stop - pos, "replace");
+        }
+        q = nl + 1;
+        left = n - (q - p);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *cc_find(PyObject *self, PyObject *args) {
+    const char *p, *name;
+    Py_ssize_t n, m;
+    if (!PyArg_ParseTuple(args, "y#y#", &p, &n, &name, &m)) return NULL;
+    return find_value(p, n, name, m);
+}
+
+/* ---------------------------------------------------------------- prefilter */
+
+/* compiled = (events: frozenset[str], rules: dict[str, (header: bytes, equals: frozenset[str],
+ * prefixes: tuple[str, ...])]) */
+/* 1 kept, 0 skipped, -1 error. */
+static int keeps_impl(PyObject *compiled, PyObject *name, const char *p, Py_ssize_t n) {
+    PyObject *events = PyTuple_GET_ITEM(compiled, 0);
+    PyObject *rules = PyTuple_GET_ITEM(compiled, 1);
+    int in = PySet_Contains(events, name);
+    if (in <= 0) return in;
+    PyObject *rule = PyDict_GetItemWithError(rules, name);
+    if (rule == NULL) return PyErr_Occurred() ? -1 : 1;
+    PyObject *header, *equals, *prefixes;
+    if (!PyArg_ParseTuple(rule, "SOO!", &header, &equals, &PyTuple_Type, &prefixes)) return -1;
+    PyObject *value =
+        find_value(p, n, PyBytes_AS_STRING(header), PyBytes_GET_SIZE(header));
+    if (value == NULL) return -1;
+    if (value == Py_None) {
+        Py_DECREF(value);
+        return 0;
+    }
+    int ok = PySet_Contains(equals, value);
+    for (Py_ssize_t i = 0; ok == 0 && i < PyTuple_GET_SIZE(prefixes); i++) {
+        Py_ssize_t hit = PyUnicode_Tailmatch(value, PyTuple_GET_ITEM(prefixes, i), 0,
+                                             PY_SSIZE_T_MAX, -1);
+        ok = hit < 0 ? -1 : (int)hit;
+    }
+    Py_DECREF(value);
+    return ok;
+}
+
+static PyObject *cc_keeps(PyObject *self, PyObject *args) {
+    PyObject *compiled, *name, *raw;
+    if (!PyArg_ParseTuple(args, "O!UO!", &PyTuple_Type, &compiled, &name, &PyBytes_Type, &raw))
+        return NULL;
+    if (PyTuple_GET_SIZE(compiled) != 2) {
+        PyErr_SetString(PyExc_ValueError, "keeps(): compiled interest is (events, rules)");
+        return NULL;
+    }
+    int ok = keeps_impl(compiled, name, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+    if (ok < 0) return NULL;
+    return Py_NewRef(ok ? Py_True : Py_False);
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int slot_offset(PyObject *type, const char *name, Py_ssize_t *out) {
+    PyObject *descr = PyObject_GetAttrString(type, name);
+    if (descr == NULL) return -1;
+    int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type) &&
+             ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
+    if (ok) *out = ((PyMemberDescrObject *)descr)->d_member->offset;
+    Py_DECREF(descr);
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "Frame.%s is not a __slots__ member", name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *cc_setup(PyObject *self, PyObject *args) {
+    PyObject *type, *ev, *resp, *act, *ban, *oversized, *malformed;
+    if (!PyArg_ParseTuple(args, "O!OOOOOO", &PyType_Type, &type, &ev, &resp, &act, &ban,
+                          &oversized, &malformed))
+        return NULL;
+    if (slot_offset(type, "raw", &off_raw) < 0 || slot_offset(type, "kind", &off_kind) < 0 ||
+        slot_offset(type, "name", &off_name) < 0 || slot_offset(type, "index", &off_index) < 0 ||
+        slot_offset(type, "offset", &off_offset) < 0 ||
+        slot_offset(type, "received_at", &off_received) < 0 ||
+        slot_offset(type, "_headers", &off_headers) < 0 ||
+        slot_offset(type, "_pairs", &off_pairs) < 0)
+        return NULL;
+    Py_INCREF(type);
+    Py_XSETREF(frame_type, (PyTypeObject *)type);
+    Py_XSETREF(kind_event, Py_NewRef(ev));
+    Py_XSETREF(kind_response, Py_NewRef(resp));
+    Py_XSETREF(kind_action, Py_NewRef(act));
+    Py_XSETREF(kind_banner, Py_NewRef(ban));
+    Py_XSETREF(make_oversized, Py_NewRef(oversized));
+    Py_XSETREF(make_malformed, Py_NewRef(malformed));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"setup", cc_setup, METH_VARARGS,
+     "setup(Frame, EVENT, RESPONSE, ACTION, BANNER, oversized, malformed)"},
+    {"fill", cc_fill, METH_VARARGS, "fill(buf, start, consumed, index, limit, keep=None)"},
+    {"parse_headers", cc_parse_headers, METH_O, "parse_headers(raw) -> dict | None"},
+    {"find", cc_find, METH_VARARGS, "find(raw, name) -> str | None"},
+    {"keeps", cc_keeps, METH_VARARGS, "keeps(compiled, name, raw) -> bool"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_ccodec", "The compiled AMI core (see codec.py).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__ccodec(void) { return PyModule_Create(&module); }

@@ -1,0 +1,350 @@
+"""Two codecs, one behaviour: the compiled core and the pure-Python codec on the same bytes.
+
+Every capture, split at many byte boundaries, and Hypothesis-generated and mutated streams (bare
+``\\n``, oversized frames, non-UTF-8, ``Response: Follows``, junk) must give the same transcript
+from both: every frame (kind, name, index, offset, raw, headers or the error parsing them, pairs,
+looked-up headers), every error (type, message, offset, index), the banner and the final offset;
+over the captures also the same typed events and call records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from telephony.ami import codec
+from telephony.ami.codec import AmiCodec, ProtocolError
+from telephony.ami.prefilter import Prefilter
+from telephony.calls.clock import StreamClock
+from telephony.calls.interest import HeaderRule, Interest
+from telephony.calls.record import CallRecord
+from telephony.calls.tracker import CallTracker, TrackerConfig
+from telephony.pipeline import Pipeline
+from tests.paths import CAPTURES
+
+COMPILED = codec.compiled_available()
+needs_c = pytest.mark.skipif(not COMPILED, reason="the compiled core is not built here")
+CAPTURE_FILES = sorted(p for p in CAPTURES.rglob("*.raw"))
+LOOKUPS = (b"Uniqueid", b"Linkedid", b"Timestamp", b"EventName", b"ActionID", b"Variable", b"")
+
+
+@contextmanager
+def using(name: str) -> Iterator[None]:
+    before = codec.codec_name()
+    assert codec.set_codec(name) == name
+    try:
+        yield
+    finally:
+        codec.set_codec(before)
+
+
+def _outcome(fn: Any) -> Any:
+    try:
+        return ("ok", fn())
+    except ProtocolError as exc:
+        return ("error", type(exc).__name__, str(exc), exc.offset, exc.index)
+
+
+def _frame_view(frame: codec.Frame) -> tuple[Any, ...]:
+    return (
+        frame.kind,
+        frame.name,
+        frame.index,
+        frame.offset,
+        frame.raw,
+        frame.received_at,
+        _outcome(lambda: dict(frame.headers)),
+        _outcome(lambda: list(frame.pairs)),
+        tuple(frame.find(name) for name in LOOKUPS),
+    )
+
+
+def transcript(
+    chunks: list[bytes],
+    max_frame_bytes: int = codec.DEFAULT_MAX_FRAME,
+    *,
+    batch: bool = False,
+    skip: Prefilter | None = None,
+) -> list[Any]:
+    """Everything the codec says about a stream fed in these chunks, then end of stream;
+    ``batch`` reads with take_frames() first, as replay does."""
+    amic = AmiCodec(max_frame_bytes=max_frame_bytes, skip=skip)
+    out: list[Any] = []
+
+    def drain() -> None:
+        for _ in range(100_000):
+            if batch and (frames := amic.take_frames()):
+                out.extend(_frame_view(frame) for frame in frames)
+                continue
+            try:
+                frame = amic.next_frame()
+            except ProtocolError as exc:
+                out.append(("error", type(exc).__name__, str(exc), exc.offset, exc.index))
+                continue
+            if frame is None:
+                return
+            out.append(_frame_view(frame))
+        raise AssertionError("codec never asked for more data")
+
+    for chunk in [*chunks, b""]:
+        amic.receive_data(chunk)
+        drain()
+    out.append(("end", amic.banner, amic.frames, amic.offset, amic.buffered, amic.skipped))
+    return out
+
+
+def both(chunks: list[bytes], max_frame_bytes: int = codec.DEFAULT_MAX_FRAME) -> list[Any]:
+    with using("python"):
+        expected = transcript(chunks, max_frame_bytes)
+        python_batch = transcript(chunks, max_frame_bytes, batch=True)
+        python_skip = transcript(chunks, max_frame_bytes, batch=True, skip=SKIP)
+    with using("c"):
+        got = transcript(chunks, max_frame_bytes)
+        c_batch = transcript(chunks, max_frame_bytes, batch=True, skip=None)
+        c_skip = transcript(chunks, max_frame_bytes, batch=True, skip=SKIP)
+    assert got == expected
+    assert c_batch == python_batch == expected
+    assert c_skip == python_skip
+    _only_rejected_frames_skipped(expected, c_skip)
+    return got
+
+
+INTEREST = Interest(
+    frozenset({"VarSet", "CEL", "Newexten", "Hangup", "Newchannel", "QueueCallerJoin"}),
+    {
+        "VarSet": HeaderRule("Variable", prefixes=("HOTLINE_", "MIXMONITOR_FILENAME")),
+        "CEL": HeaderRule("EventName", equals=frozenset({"HANGUP", "LINKEDID_END"})),
+        "Newexten": HeaderRule("Context", equals=frozenset({"survey", "ivr-survey"})),
+    },
+    presence=frozenset({"CEL", "Success"}),
+)
+SKIP = Prefilter(INTEREST)
+
+
+def _only_rejected_frames_skipped(full: list[Any], skipped: list[Any]) -> None:
+    """The skipping transcript is the full one minus event frames the interest rejects."""
+    missing: list[Any] = []
+    rest = iter(skipped[:-1])
+    item = next(rest, None)
+    for entry in full[:-1]:
+        if entry == item:
+            item = next(rest, None)
+        else:
+            missing.append(entry)
+    assert item is None, "the skipping codec said something the full one did not"
+    for entry in missing:
+        kind, name, raw = entry[0], entry[1], entry[4]
+        assert kind is codec.FrameKind.EVENT
+        assert name not in INTEREST.presence  # presence events always reach the consumer
+        assert not INTEREST.keeps(name, lambda h, raw=raw: codec.find_header(raw, h.encode()))
+    assert skipped[-1][-1] == len(missing)
+
+
+_NAMES = ["Newchannel", "VarSet", "CEL", "Hangup", "QueueCallerJoin", "Success", "Follows"]
+_KEYS = ["Channel", "Uniqueid", "Linkedid", "Variable", "Value", "EventName", "Output", "ActionID"]
+
+
+@st.composite
+def _frame(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from([b"Event", b"Response", b"Action", b"event", b"Junk", b""]))
+    name = draw(st.sampled_from(_NAMES)).encode()
+    lines = [kind + b": " + name] if kind else []
+    for _ in range(draw(st.integers(0, 5))):
+        key = draw(st.sampled_from(_KEYS)).encode()
+        value = draw(
+            st.one_of(
+                st.sampled_from([b"PJSIP/1001-0000000a", b"1795490001.12", b"", b" x", b"a: b"]),
+                st.binary(max_size=12),
+            )
+        )
+        lines.append(key + draw(st.sampled_from([b": ", b":", b" "])) + value)
+    if name == b"Follows" and draw(st.booleans()):
+        lines += [b"body line", b"", b"more", b"--END COMMAND--"]
+    nl = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n"]))
+    return nl.join(lines) + nl + draw(st.sampled_from([b"\r\n", b"\n", b"\r\n\r\n", b""]))
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> bytes:
+    """Streams of plausible and implausible frames, maybe after a banner."""
+    head = draw(st.sampled_from([b"", b"Asterisk Call Manager/11.0.0\r\n", b"\r\n"]))
+    return head + b"".join(draw(st.lists(_frame(), max_size=12)))
+
+
+def mutated_streams(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
+    """Real capture bytes with a few bytes flipped, cut out, doubled or inserted."""
+
+    @st.composite
+    def mutate(draw: st.DrawFn) -> bytes:
+        data = bytearray(draw(st.sampled_from(seeds)))
+        for _ in range(draw(st.integers(1, 6))):
+            at = draw(st.integers(0, len(data)))
+            op = draw(st.sampled_from(["flip", "cut", "insert", "dup"]))
+            if op == "flip" and at < len(data):
+                data[at] = draw(st.sampled_from([0x0A, 0x0D, 0x3A, 0x20, 0xFF, 0xC3, 0x00]))
+            elif op == "cut":
+                del data[at : at + draw(st.integers(1, 40))]
+            elif op == "insert":
+                data[at:at] = draw(
+                    st.sampled_from(
+                        [b"\n", b"\r\n\r\n", b"\n\n", b"Response: Follows\r\n", b"\xff\xfe"]
+                    )
+                )
+            else:
+                data[at:at] = data[at : at + draw(st.integers(1, 300))]
+        return bytes(data)
+
+    return mutate()
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    edges = [0, *points, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a]
+
+
+def test_the_codec_in_use_is_named_and_can_be_forced() -> None:
+    with using("python"):
+        assert codec.codec_name() == "python"
+        assert "HOTLINE_CODEC=python" in codec.codec_description()
+    if COMPILED:
+        with using("c"):
+            assert codec.codec_description() == "compiled C core"
+
+
+@pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI checks the compiled core is built")
+def test_ci_runs_the_compiled_core() -> None:
+    assert COMPILED, codec.codec_description()
+
+
+@needs_c
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+def test_every_capture_gives_the_same_frames(path: Any) -> None:
+    data = path.read_bytes()
+    whole = both([data])
+    assert sum(1 for item in whole if item[0] != "error" and item[0] != "end") > 0
+    # Socket-sized reads and a few awkward ones: inside "\r\n\r\n", one byte at a time at start.
+    both([data[i : i + 4096] for i in range(0, len(data), 4096)])
+    both(split(data, [1, 2, 3, 5, 8, 13, *range(29, len(data), 997)]))
+    crlf = data.find(b"\r\n\r\n", 200)
+    both([data[: crlf + 1], data[crlf + 1 : crlf + 3], data[crlf + 3 :]])
+
+
+def _records(path: Any) -> tuple[list[Any], list[CallRecord]]:
+    records: list[CallRecord] = []
+    events: list[Any] = []
+    pipeline = Pipeline(
+        CallTracker(TrackerConfig(pbx="diff")),
+        StreamClock("UTC"),
+        records.extend,
+        observers=[events.append],
+    )
+    amic = AmiCodec()
+    data = path.read_bytes()
+    for i in range(0, len(data), 65536):
+        amic.receive_data(data[i : i + 65536])
+        while True:
+            try:
+                frame = amic.next_frame()
+            except ProtocolError:
+                continue
+            if frame is None:
+                break
+            pipeline.feed(frame)
+    pipeline.finish()
+    return events, records
+
+
+@needs_c
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+def test_every_capture_gives_the_same_events_and_records(path: Any) -> None:
+    with using("python"):
+        expected = _records(path)
+    with using("c"):
+        got = _records(path)
+    assert got == expected
+
+
+@needs_c
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=streams(), cuts=st.lists(st.integers(0, 10_000), max_size=12))
+def test_generated_streams_split_anywhere(data: bytes, cuts: list[int]) -> None:
+    both(split(data, cuts))
+
+
+@needs_c
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=mutated_streams([p.read_bytes()[:6000] for p in CAPTURE_FILES[:6]]),
+    cuts=st.lists(st.integers(0, 10_000), max_size=8),
+    limit=st.sampled_from([codec.DEFAULT_MAX_FRAME, 400, 90]),
+)
+def test_mutated_captures_split_anywhere(data: bytes, cuts: list[int], limit: int) -> None:
+    both(split(data, cuts), max_frame_bytes=limit)
+
+
+@needs_c
+def test_hand_picked_edges() -> None:
+    banner = b"Asterisk Call Manager/11.0.0\r\n"
+    cases = [
+        b"",
+        banner,
+        banner + b"Event: A\r\nX: 1\r\n\r\n",
+        b"\r\n\r\n\r\n" + banner + b"\r\n\r\nEvent: A\r\n\r\n",
+        b"Event: \xff\xfe\r\nX: \xc3\x28\r\n\r\n",
+        b"Event: NoNewline\r\n\r\nEvent: \xe4\xb8\xad\r\n\r\n",
+        b"event: lower\r\nA: b\r\n\r\nRESPONSE: Success\r\n\r\n",
+        b"Response: Follows\r\nPrivilege: Command\r\nline one\r\n\r\nline two\r\n"
+        b"--END COMMAND--\r\n\r\nEvent: After\r\n\r\n",
+        b"Event: A\nB: c\n\nEvent: D\r\nE: f\r\n\r\n",
+        b"Event: A\nB: c\r\n\r\nEvent: Mixed\r\nE: f\n\r\n",
+        b"Key: only\r\n\r\nnot a header\r\n\r\nEvent: Ok\r\nBad line\r\n\r\n",
+        b"Event: Big\r\nV: " + b"x" * 500 + b"\r\n\r\nEvent: Small\r\n\r\n",
+        b"Event: Big\nV: " + b"x" * 500 + b"\n\nEvent: Small\n\n",
+        b"Event: A\r\nValue: has\rcarriage\r\n\r\n",
+        b"Event: A\r\nEmpty:\r\nSpace: \r\nColon:: x\r\n\r\n",
+        b"Event: Cut\r\nX: 1\r\n",
+    ]
+    for data in cases:
+        for cuts in ([], [1], [2, 3], list(range(0, len(data), 7))):
+            both(split(data, cuts), max_frame_bytes=300)
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(["VarSet", "CEL", "Newexten", "Hangup", "Other"]),
+    value=st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+    header=st.sampled_from(["Variable", "EventName", "Context"]),
+    present=st.booleans(),
+    cr=st.booleans(),
+)
+def test_prefilter_agrees(name: str, value: str, header: str, present: bool, cr: bool) -> None:
+    interest = Interest(
+        frozenset({"VarSet", "CEL", "Newexten", "Hangup"}),
+        {
+            "VarSet": HeaderRule("Variable", prefixes=("HOTLINE_", "MIXMONITOR_FILENAME")),
+            "CEL": HeaderRule("EventName", equals=frozenset({"HANGUP", "LINKEDID_END"})),
+            "Newexten": HeaderRule("Context", equals=frozenset({"survey", "ivr-survey"})),
+        },
+    )
+    value = value.replace("\r", "").replace("\n", "")
+    nl = "\r\n" if cr else "\n"
+    lines = [f"Event: {name}", "Privilege: x"]
+    if present:
+        lines.append(f"{header}: {value}")
+    raw = nl.join(lines).encode()
+    frame = codec.Frame(raw, codec.FrameKind.EVENT, name, 1, 0)
+    with using("python"):
+        expected = Prefilter(interest).keeps(frame)
+    with using("c"):
+        got = Prefilter(interest).keeps(frame)
+    assert got == expected
+    assert expected == interest.keeps(name, lambda h: frame.get(h) if h in frame.headers else None)

@@ -1,0 +1,62 @@
+"""Start-up: commands load only what they use (no timing here; bench/ and the README measure it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.paths import CAPTURES, ROOT
+
+HEAVY = ("alembic", "aiohttp", "sqlalchemy", "sqlmodel", "pydantic", "apscheduler", "psycopg")
+
+
+def _loaded_after(code: str) -> list[str]:
+    """Top-level packages from HEAVY imported by a fresh interpreter running ``code``."""
+    probe = (
+        "import json, sys\n"
+        f"{code}\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    loaded: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_version_and_help_load_no_database_web_or_config_library() -> None:
+    code = (
+        "from telephony.cli import main\n"
+        "for argv in (['--version'], ['--help'], ['replay', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+    )
+    assert _loaded_after(code) == []
+
+
+def test_version_names_the_codec_in_use() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "telephony.cli", "--version"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"HOTLINE_CODEC": "python", "PATH": ""},
+    )
+    assert "AMI codec: pure Python (HOTLINE_CODEC=python)" in out.stdout
+
+
+def test_replay_into_a_current_database_does_not_load_alembic(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    capture = str(CAPTURES / "01_answered.main.raw")
+    first = (
+        f"from telephony.cli import main\nassert main(['replay', {capture!r}, '--db', {db!r}]) == 0"
+    )
+    assert "alembic" in _loaded_after(first)  # a new database: the migration runs
+    loaded = _loaded_after(first)  # the same database again: already at the head
+    assert "alembic" not in loaded
+    assert "aiohttp" not in loaded
