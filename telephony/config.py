@@ -480,6 +480,9 @@ class LogSettings(_Section):
         return value.strip().upper() if isinstance(value, str) else value
 
 
+from telephony.amilog.recovery import RecoverySettings  # noqa: E402 (a section of its own module)
+
+
 class Settings(BaseSettings):
     """Everything the daemon is configured with; build it with :func:`load_settings`."""
 
@@ -493,6 +496,7 @@ class Settings(BaseSettings):
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -516,6 +520,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "recording": RecordingSettings,
     "reports": ReportsSettings,
     "log": LogSettings,
+    "recovery": RecoverySettings,
 }
 SECTIONS = tuple(_SECTION_MODELS)
 
