@@ -14,8 +14,11 @@ import pytest
 
 from storage.engine import make_engine
 from storage.queries import iter_calls
+from telephony.app import Daemon
 from telephony.calls.record import CallRecord
+from telephony.config import Settings, load_settings
 from telephony.simulator.model import SimConfig
+from telephony.simulator.scenario import ScriptedCall
 from telephony.simulator.server import SimulatorServer
 
 SECRET = "sim-secret-5b1e0d"
@@ -155,3 +158,63 @@ def journal_count(directory: Path, needle: bytes) -> int:
     for path in sorted(directory.glob("*.ami")):
         total += path.read_bytes().count(needle)
     return total
+
+
+def daemon_settings(sim: SimulatorServer, tmp_path: Path, db_url: str, **extra: str) -> Settings:
+    """Settings of an in-process daemon for the simulator (environment overrides in `extra`)."""
+    host, port = sim.address
+    env = {
+        "HOTLINE_PBX__ID": "sim",
+        "HOTLINE_AMI__HOST": host,
+        "HOTLINE_AMI__PORT": str(port),
+        "HOTLINE_AMI__USERNAME": "hotline",
+        "HOTLINE_AMI__SECRET": SECRET,
+        "HOTLINE_AMI__PING_INTERVAL_S": "0.5",
+        "HOTLINE_AMI__BACKOFF_MAX_S": "1",
+        "HOTLINE_DATABASE__URL": db_url,
+        "HOTLINE_DATABASE__FLUSH_INTERVAL_S": "0.05",
+        "HOTLINE_HTTP__LISTEN": "127.0.0.1:0",
+        "HOTLINE_JOURNAL__DIR": str(tmp_path / "journal"),
+        "HOTLINE_RECORDING__RETENTION_DAYS": "0",
+        "HOTLINE_RECOVERY__WRITER_RETRY_MAX_S": "1",
+        **extra,
+    }
+    return load_settings(None, env=env)
+
+
+@pytest.fixture
+async def in_process() -> AsyncIterator[Callable[[Settings], Daemon]]:
+    """A factory of in-process daemons, stopped after the test."""
+    made: list[Daemon] = []
+
+    def make(settings: Settings) -> Daemon:
+        daemon = Daemon(settings)
+        made.append(daemon)
+        return daemon
+
+    yield make
+    for daemon in made:
+        await daemon.stop()
+
+
+MIX: tuple[dict[str, object], ...] = (
+    {"choice": "1", "talk": 6},
+    {"choice": "2"},
+    {"choice": "1", "talk": 3, "end_by": "caller"},
+    {"choice": "hangup"},
+)
+
+
+async def place_calls(
+    sim: SimulatorServer, calls: list[ScriptedCall], every: float, n: int
+) -> None:
+    """Place `n` scripted calls, one every `every` wall seconds, into `calls`."""
+    for i in range(n):
+        calls.append(sim.place_call(**MIX[i % len(MIX)]))
+        await asyncio.sleep(every)
+
+
+def truth(calls: list[ScriptedCall], pbx: str = "sim") -> list[str]:
+    """The call ids the simulator's calls must have, from the simulator itself."""
+    assert all(call.linkedid for call in calls)
+    return sorted(f"{pbx}:{call.linkedid}" for call in calls)
