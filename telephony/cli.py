@@ -83,7 +83,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Replay AMI logs into the database (or serve them as an AMI server)."""
     paths = [Path(p) for p in args.files]
     for path in paths:
-        if not path.is_file():
+        if path.is_dir():
+            raise UsageError(f"replay: {path}: is a directory, not an AMI log")
+        if not path.exists():
             raise UsageError(f"replay: {path}: no such file")
     speed = _speed(args.speed)
     if args.serve:
@@ -130,7 +132,8 @@ def _replay_into(
         summary = replay(paths, pipeline, progress=progress, pace=pace)
     except ReplayError as exc:
         progress.close()
-        print(f"hotline replay: error: {exc}", file=sys.stderr)
+        for problem in exc.summary.failed if exc.summary else [str(exc)]:
+            print(f"hotline replay: error: {problem}", file=sys.stderr)
         status = 1
         summary = None
     else:
