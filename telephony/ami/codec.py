@@ -343,7 +343,7 @@ class AmiCodec:
             if raw.startswith(b"Event: "):
                 index += 1
                 nl = raw.find(b"\r\n")
-                name = raw[7:nl].decode("ascii", "replace") if nl >= 0 else raw[7:].decode()
+                name = (raw[7:nl] if nl >= 0 else raw[7:]).decode("ascii", "replace")
                 if len(raw) > limit:
                     ready.append(_oversized(len(raw), limit, offset, index))
                 else:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from telephony.ami.codec import Frame
 
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+_LATEST = 253_402_300_000.0  # 9999-12-31: a later Timestamp is damage, not time
 
 
 class StreamClock:
@@ -55,11 +56,13 @@ class StreamClock:
         stamp = frame.find(b"Timestamp")
         if stamp is not None:
             try:
-                self.now = float(stamp)
+                value = float(stamp)
             except ValueError:
                 pass
             else:
-                return self.now
+                if 0.0 <= value < _LATEST:  # not NaN, inf, or beyond what a datetime holds
+                    self.now = value
+                    return value
         if frame.received_at is not None:
             self.now = frame.received_at
             return self.now
