@@ -196,6 +196,9 @@ def cmd_calls(args: argparse.Namespace) -> int:
     end = _when(args.to, "--to", tz)
     if start and end and end <= start:
         raise UsageError(f"--to {args.to} is not after --from {args.from_}")
+    from telephony.preflight import require_database
+
+    require_database(args.db)
     engine = make_engine(args.db)
     try:
         migrate(engine)
@@ -215,6 +218,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from telephony.config import check_config
 
     problems = check_config(Path(args.file))
+    if not problems:
+        from telephony.config import load_settings
+        from telephony.preflight import run_problems
+
+        problems = run_problems(load_settings(Path(args.file)))
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -254,6 +262,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = load_settings(Path(args.config))
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
+    from telephony.preflight import run_problems
+
+    if problems := run_problems(settings):
+        raise UsageError("; ".join(problems))
     return asyncio.run(run_daemon(settings, config_path=Path(args.config)))
 
 
