@@ -71,16 +71,62 @@ async def traffic(
         await asyncio.sleep(rng.expovariate(rate))
 
 
-def count(calls: list[ScriptedCall], stored: list[CallRecord]) -> dict[str, int]:
+class Lifetimes:
+    """When each simulated call was alive (wall clock), polled from the simulator itself."""
+
+    def __init__(self, sim: SimulatorServer) -> None:
+        self.sim = sim
+        self.began: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        self._task = asyncio.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        alive: set[str] = set()
+        while True:
+            now = time.monotonic()
+            current = {c.linkedid for c in self.sim.sim.flows.calls}
+            for linkedid in current - alive:
+                self.began.setdefault(linkedid, now)
+            for linkedid in alive - current:
+                self.ended[linkedid] = now
+            alive = current
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        await asyncio.sleep(0.2)
+        self._task.cancel()
+
+
+def count(
+    calls: list[ScriptedCall],
+    stored: list[CallRecord],
+    life: Lifetimes | None = None,
+    up: list[tuple[float, float]] | None = None,
+) -> dict[str, int]:
     truth = {f"sim:{c.linkedid}" for c in calls if c.linkedid}
     ids = [r.call_id for r in stored]
-    return {
+    lost = truth - set(ids)
+    result = {
         "placed": len(calls),
         "stored": len(ids),
-        "lost": len(truth - set(ids)),
+        "lost": len(lost),
         "duplicated": len(ids) - len(set(ids)) + len(set(ids) - truth),
         "vanished": sum(1 for r in stored if r.close_reason is CloseReason.VANISHED),
     }
+    if life is not None and up is not None:
+
+        def seen(call_id: str) -> bool:
+            linkedid = call_id.removeprefix("sim:")
+            began = life.began.get(linkedid, 0.0)
+            ended = life.ended.get(linkedid, float("inf"))
+            return any(began <= b and a <= ended for a, b in up)
+
+        result["lost, alive while the daemon was up"] = sum(1 for c in lost if seen(c))
+        result["lost, began and ended while it was down"] = sum(1 for c in lost if not seen(c))
+        result["ended while it was down"] = sum(
+            1 for c in truth if not any(a <= life.ended.get(c[4:], 0) <= b for a, b in up)
+        )
+    return result
 
 
 async def wait(check, within: float) -> bool:
@@ -125,17 +171,22 @@ async def kill_run(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     proc = await spawn()
     await wait(logged_in, 30)
+    life = Lifetimes(sim)
     flow = asyncio.create_task(traffic(sim, calls, args.rate, stop))
     relogin: list[float] = []
+    up: list[tuple[float, float]] = []
+    since = time.monotonic()
     for _ in range(args.kills):
-        await asyncio.sleep(rng.uniform(1.0, 4.0))
+        await asyncio.sleep(rng.uniform(args.up_min, args.up_max))
         proc.send_signal(signal.SIGKILL)
+        up.append((since, time.monotonic()))
         await proc.wait()
         await wait(lambda: not logged_in(), 5)
         began = time.monotonic()
         proc = await spawn()
         await wait(logged_in, 30)
-        relogin.append(time.monotonic() - began)
+        since = time.monotonic()
+        relogin.append(since - began)
     await asyncio.sleep(3)
     stop.set()
     await flow
@@ -144,11 +195,16 @@ async def kill_run(args: argparse.Namespace) -> None:
     await wait(lambda: {r.call_id for r in records(url)} >= placed, 60)
     proc.send_signal(signal.SIGTERM)
     await proc.wait()
+    up.append((since, time.monotonic()))
+    await life.stop()
     await sim.stop()
-    result = count(calls, records(url))
-    print(f"SIGKILL x {args.kills} at {args.rate:g} calls/s ({work}):")
+    result = count(calls, records(url), life, up)
+    print(
+        f"SIGKILL x {args.kills} at {args.rate:g} calls/s, {args.up_min:g}-{args.up_max:g} s "
+        f"between a login and the next kill ({work}):"
+    )
     for key, value in result.items():
-        print(f"  {key:>10}: {value}")
+        print(f"  {key:>40}: {value}")
     relogin.sort()
     print(f"  restart to login: median {relogin[len(relogin) // 2]:.2f} s, max {relogin[-1]:.2f} s")
 
@@ -225,6 +281,8 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=10.0, help="calls per second")
     p.add_argument("--agents", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--up-min", type=float, default=1.0, help="seconds up before a kill (min)")
+    p.add_argument("--up-max", type=float, default=4.0, help="seconds up before a kill (max)")
     p = sub.add_parser("pg-outage")
     p.add_argument("--outage", type=float, default=30.0)
     p.add_argument("--rate", type=float, default=10.0)
