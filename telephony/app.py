@@ -242,7 +242,10 @@ class Daemon:
         fresh = [r for r in collected if r.call_id not in stored]
         self.holds.written([r for r in collected if r.call_id in stored])
         self._already_stored = open_ids & stored
-        self._records_finished(fresh)
+        if self.writer is not None:  # their holds were taken while they were read
+            for record in fresh:
+                self.writer.submit(record)
+        self.live.records_finished(fresh)
         log.info(
             "recovery: read %d frames from %s on (%d file(s)): %d contacts written now, %d "
             "already stored, %d in progress",

@@ -8,6 +8,7 @@ SIGKILL while calls are in progress and records are still in its writer's memory
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,3 +90,7 @@ async def test_sigkill_mid_traffic_then_restart_loses_and_duplicates_nothing(
     outcomes = sorted(by_id[f"sim:{c.linkedid}"].outcome.value for c in early)
     assert outcomes == ["answered", "self_service"]
     assert "recovery: read" in second.text
+    # Nothing is left to hold the checkpoint back: it points into the newest journal file.
+    mark = json.loads((journal / "sim.checkpoint.json").read_text())
+    newest = sorted(journal.glob("sim-*.ami*"))[-1]
+    assert mark["file"] == newest.name.removesuffix(".gz"), (mark, newest)
