@@ -17,7 +17,8 @@ restarted, or a SQLite file that became writable again, is used at once).
 
 The queue is bounded (``max_pending``): while the database is away, records beyond the bound are
 not kept in memory. They are counted (``overflowed``), logged by call id, and handed to
-``on_overflow``; the daemon keeps them in its journal checkpoint, so the next start writes them.
+``on_overflow``; the daemon keeps them in its journal checkpoint and builds them again from the
+journal once the database takes writes (or at the next start).
 ``on_written`` hears of every written batch (the daemon releases its journal holds).
 
 Each write runs in its own daemon thread: a write stuck on a dead server can delay nothing but
@@ -211,8 +212,8 @@ class AsyncCallWriter:
             if self.overflowed == 1 or self.overflowed % 1000 == 0:
                 log.error(
                     "call writer: %d records waiting for the database (the limit); call %s and "
-                    "%d more not kept in memory: they stay in the journal and are written "
-                    "after the next start (%s)",
+                    "%d more not kept in memory: they stay in the journal and are built again "
+                    "from it when the database is back (%s)",
                     len(self._queue),
                     record.call_id,
                     self.overflowed - 1,

@@ -35,7 +35,7 @@ from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal, JournalPosition
-from telephony.amilog.recovery import Checkpoint, CheckpointError, Holds, refeed
+from telephony.amilog.recovery import Checkpoint, CheckpointError, Holds, rebuild, refeed
 from telephony.calls.clock import StreamClock
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
@@ -116,6 +116,7 @@ class Daemon:
         self._recovering: list[CallRecord] | None = None
         self._flush_pending = False
         self._checkpoint_failing = False
+        self._overflowed: set[str] = set()  # call ids the writer could not keep in memory
         self.live = LiveStatus(
             self.tracker,
             pbx=s.pbx.id,
@@ -262,6 +263,43 @@ class Daemon:
         self.pipeline.feed(frame)
         self.holds.after_feed()
 
+    def _writer_overflow(self, record: CallRecord) -> None:
+        if self.checkpoint is not None:
+            self._overflowed.add(record.call_id)
+
+    async def catch_up_overflow(self) -> None:
+        """Once the database takes writes again, rebuild from the journal the records the writer
+        could not keep in memory, and write them (without waiting for a restart)."""
+        writer = self.writer
+        if not self._overflowed or self.journal is None or writer is None:
+            return
+        if writer.failing or writer.pending > self.settings.recovery.writer_max_pending // 2:
+            return
+        holds = [h for c in self._overflowed if (h := self.holds.hold_of(c)) is not None]
+        wanted = set(self._overflowed)
+        self._overflowed.clear()
+        if not holds:
+            return
+        self.journal.flush()
+        found = await asyncio.to_thread(
+            rebuild, self.journal, min(holds), self.tracker.config, self.clock.tz, wanted
+        )
+        for record in found:
+            writer.submit(record)
+        log.info(
+            "writer: %d of %d records kept in the journal while the database was away are "
+            "written now",
+            len(found),
+            len(wanted),
+        )
+        if missing := wanted - {r.call_id for r in found}:
+            log.warning(
+                "writer: %d records not found in the journal again (first %s); the next start "
+                "reads the journal from its checkpoint",
+                len(missing),
+                min(missing),
+            )
+
     def save_checkpoint(self) -> None:
         """Store the low-water mark (every few seconds and at shutdown); never raises."""
         if self.checkpoint is None or self.journal is None:
@@ -342,6 +380,7 @@ class Daemon:
             retry_max=s.recovery.writer_retry_max_s,
             max_pending=s.recovery.writer_max_pending,
             on_written=self.holds.written,
+            on_overflow=self._writer_overflow,
         )
         await asyncio.to_thread(self._seed_today)
         if self.journal is not None:
@@ -385,6 +424,9 @@ class Daemon:
                     "interval",
                     seconds=s.recovery.checkpoint_interval_s,
                     id="journal-checkpoint",
+                )
+                self.scheduler.add_job(
+                    self.catch_up_overflow, "interval", seconds=5, id="writer-catch-up"
                 )
             self.scheduler.add_job(
                 _in_thread(journal.compress_rotated), "interval", minutes=10, id="journal-compress"

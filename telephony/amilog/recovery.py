@@ -32,6 +32,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,8 +40,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from telephony.ami.codec import AmiCodec, Frame, ProtocolError, TruncatedStream
 from telephony.amilog.journal import Journal, JournalPosition
 from telephony.amilog.reader import open_log
+from telephony.calls.clock import StreamClock
 from telephony.calls.record import CallRecord
-from telephony.calls.tracker import CallTracker
+from telephony.calls.tracker import CallTracker, TrackerConfig
+from telephony.pipeline import Pipeline
 
 log = logging.getLogger("hotline.recovery")
 
@@ -115,6 +118,11 @@ class Holds:
                 del self._records[record.call_id]
             else:
                 self._records[record.call_id] = (entry[0], entry[1] - 1)
+
+    def hold_of(self, call_id: str) -> JournalPosition | None:
+        """Where the frames of a finished, unwritten record begin."""
+        entry = self._records.get(call_id)
+        return entry[0] if entry is not None else None
 
     def unwritten_ids(self, limit: int = 5) -> list[str]:
         """A few call ids still waiting to be written, oldest first, for log lines."""
@@ -280,3 +288,28 @@ def _refeed_file(
                     log.warning("recovery: %s: skipped a bad frame: %s", path, exc)
             if not chunk:
                 return
+
+
+def rebuild(
+    journal: Journal,
+    start: JournalPosition,
+    config: TrackerConfig,
+    zone: str | tzinfo,
+    wanted: set[str],
+) -> list[CallRecord]:
+    """The records of the call ids in ``wanted``, built again from the journal from ``start`` on.
+
+    For records the writer could not keep in memory while the database was away (they stay in the
+    journal): a scratch tracker reads the journal, the daemon's own state is not touched.
+    Blocking: run it in a worker thread.
+    """
+    found: dict[str, CallRecord] = {}
+
+    def sink(records: list[CallRecord]) -> None:
+        for record in records:
+            if record.call_id in wanted:
+                found[record.call_id] = record
+
+    pipeline = Pipeline(CallTracker(config), StreamClock(zone), sink)
+    refeed(journal, start, lambda frame, _: pipeline.feed(frame))
+    return list(found.values())

@@ -178,3 +178,36 @@ async def test_sigterm_while_the_database_refuses_ends_in_time_and_the_next_star
     await wait_for("every record written", lambda: len(stored_ids(url)) >= len(calls))
     assert await second.terminate() == 0, second.text
     assert stored_ids(url) == truth(calls)
+
+
+async def test_records_beyond_the_buffer_are_rebuilt_from_the_journal_when_the_database_returns(
+    sim: SimulatorServer,
+    tmp_path: Path,
+    in_process: Callable[[Settings], Daemon],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("storage.engine.SQLITE_BUSY_TIMEOUT_S", 0.2)
+    path = tmp_path / "calls.db"
+    settings = daemon_settings(
+        sim, tmp_path, f"sqlite:///{path}", HOTLINE_RECOVERY__WRITER_MAX_PENDING="2"
+    )
+    daemon = in_process(settings)
+    await daemon.start()
+    await wait_for("ready", lambda: daemon.link.state.value == "ready")
+    assert daemon.writer is not None
+    writer = daemon.writer
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        calls: list[ScriptedCall] = []
+        await place_calls(sim, calls, every=0.1, n=8)
+        await wait_for("the simulator finished every call", lambda: sim.sim.active_calls == 0)
+        await wait_for("the buffer overflowed", lambda: writer.overflowed >= 4)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    # No restart: the daemon reads the journal again for what it could not keep.
+    await wait_for("every record written", lambda: len(stored_ids(f"sqlite:///{path}")) >= 8)
+    await daemon.stop()
+    assert stored_ids(f"sqlite:///{path}") == truth(calls)
+    assert daemon.holds.unwritten == 0
