@@ -11,7 +11,18 @@ the stored value instead of erasing it.
 a queue; one background task takes up to `max_batch` records once the oldest has waited
 `max_delay` seconds (or at once when the batch is full, or when someone flushes or closes) and
 writes them in a worker thread. A batch leaves the queue only after it was written; a failure is
-logged and the same batch is retried with capped exponential backoff, forever: nothing is dropped.
+logged and the same batch is retried with capped exponential backoff; before each retry the
+engine's pool is emptied, so the next attempt opens a new connection (a database that was
+restarted, or a SQLite file that became writable again, is used at once).
+
+The queue is bounded (``max_pending``): while the database is away, records beyond the bound are
+not kept in memory. They are counted (``overflowed``), logged by call id, and handed to
+``on_overflow``; the daemon keeps them in its journal checkpoint and builds them again from the
+journal once the database takes writes (or at the next start).
+``on_written`` hears of every written batch (the daemon releases its journal holds).
+
+Each write runs in its own daemon thread: a write stuck on a dead server can delay nothing but
+itself, and :meth:`AsyncCallWriter.abort` (a shutdown deadline) never waits for it.
 """
 
 from __future__ import annotations
@@ -21,13 +32,14 @@ import contextlib
 import itertools
 import logging
 import random
+import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -93,11 +105,30 @@ class CallWriter:
             with self._engine.begin() as connection:
                 connection.execute(self._statement, rows)
         except SQLAlchemyError as exc:
+            # The next attempt gets a fresh connection: a restarted server, or a SQLite file
+            # opened read-only that became writable again, is then used at once.
+            self._engine.dispose()
             raise StorageError(
                 f"writing {len(rows)} call records ({rows[0]['call_id']} … {rows[-1]['call_id']}) "
                 f"to {mask_url(self._engine.url)}: {db_reason(exc)}"
             ) from exc
         return len(rows)
+
+    def existing(self, call_ids: Collection[str]) -> set[str]:
+        """The call ids among ``call_ids`` that the database already holds."""
+        found: set[str] = set()
+        ids = sorted(set(call_ids))
+        try:
+            with self._engine.connect() as connection:
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    query = select(CALLS.c.call_id).where(CALLS.c.call_id.in_(chunk))
+                    found.update(row[0] for row in connection.execute(query))
+        except SQLAlchemyError as exc:
+            raise StorageError(
+                f"reading call ids from {mask_url(self._engine.url)}: {db_reason(exc)}"
+            ) from exc
+        return found
 
 
 class RecordWriter(Protocol):
@@ -119,6 +150,9 @@ class AsyncCallWriter:
         *,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        max_pending: int | None = None,
+        on_written: Callable[[list[CallRecord]], None] | None = None,
+        on_overflow: Callable[[CallRecord], None] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"AsyncCallWriter: max_batch must be at least 1, not {max_batch}")
@@ -132,6 +166,11 @@ class AsyncCallWriter:
         self._max_delay = max_delay
         self._retry_initial = retry_initial
         self._retry_max = retry_max
+        self._max_pending = max_pending
+        self._on_written = on_written
+        self._on_overflow = on_overflow
+        self.overflowed = 0  # records not kept in memory because the queue was full
+        self.peak_pending = 0
         self._queue: deque[tuple[float, CallRecord]] = deque()  # (loop time submitted, record)
         self._submitted = 0
         self._written = 0
@@ -168,7 +207,23 @@ class AsyncCallWriter:
         if self._closing:
             raise RuntimeError(f"AsyncCallWriter is closed: call {record.call_id!r} not accepted")
         loop = asyncio.get_running_loop()
+        if self._max_pending is not None and len(self._queue) >= self._max_pending:
+            self.overflowed += 1
+            if self.overflowed == 1 or self.overflowed % 1000 == 0:
+                log.error(
+                    "call writer: %d records waiting for the database (the limit); call %s and "
+                    "%d more not kept in memory: they stay in the journal and are built again "
+                    "from it when the database is back (%s)",
+                    len(self._queue),
+                    record.call_id,
+                    self.overflowed - 1,
+                    self.last_error or "database slow",
+                )
+            if self._on_overflow is not None:
+                self._on_overflow(record)
+            return
         self._queue.append((loop.time(), record))
+        self.peak_pending = max(self.peak_pending, len(self._queue))
         self._submitted += 1
         self._ensure_task(loop)
         if len(self._queue) == 1 or len(self._queue) >= self._max_batch:
@@ -197,6 +252,13 @@ class AsyncCallWriter:
             return
         await self.flush()
         await self._task
+
+    def abort(self) -> list[CallRecord]:
+        """Stop at once (a shutdown deadline passed); return the records not written."""
+        self._closing = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        return [record for _, record in self._queue]
 
     async def __aenter__(self) -> AsyncCallWriter:
         """Use as `async with AsyncCallWriter(...) as writer:`; closes (flushes) on exit."""
@@ -254,6 +316,11 @@ class AsyncCallWriter:
                 for _ in range(count):
                     self._queue.popleft()
                 self._written += count
+                if self._on_written is not None:
+                    try:
+                        self._on_written(batch)
+                    except Exception:  # a bookkeeping bug must not stop the writing
+                        log.exception("call writer: on_written failed")
                 async with self._progress:
                     self._progress.notify_all()
         finally:
@@ -265,7 +332,7 @@ class AsyncCallWriter:
         attempt = 0
         while True:
             try:
-                await asyncio.to_thread(self._writer.write, batch)
+                await _in_daemon_thread(self._writer.write, batch)
             except Exception as exc:  # the task boundary: every failure is retried, never lost
                 attempt += 1
                 self._failed_attempts += 1
@@ -301,3 +368,31 @@ class AsyncCallWriter:
                     attempt,
                 )
             return
+
+
+async def _in_daemon_thread(fn: Callable[[list[CallRecord]], int], batch: list[CallRecord]) -> int:
+    """``fn(batch)`` in a new daemon thread: cancelling the wait leaves the thread to finish
+    (or to die with the process) instead of holding up the event loop's shutdown."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[int] = loop.create_future()
+
+    def settle(result: int | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result or 0)
+
+    def work() -> None:
+        try:
+            result = fn(batch)
+        except BaseException as exc:  # noqa: BLE001 (handed to the awaiting task)
+            outcome: tuple[int | None, BaseException | None] = (None, exc)
+        else:
+            outcome = (result, None)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="hotline-call-writer", daemon=True).start()
+    return await future

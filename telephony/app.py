@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,8 @@ from telephony.ami.actions import CoreShowChannels, QueueStatus
 from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
-from telephony.amilog.journal import Journal
+from telephony.amilog.journal import Journal, JournalPosition
+from telephony.amilog.recovery import Checkpoint, CheckpointError, Holds, rebuild, refeed
 from telephony.api.peers import PeerView
 from telephony.api.server import create_app, start_server, stop_server
 from telephony.calls.clock import StreamClock
@@ -107,6 +109,21 @@ class Daemon:
                 tz=s.reports.zone,
             )
         self.writer: AsyncCallWriter | None = None
+        self._call_writer: CallWriter | None = None
+        # Recovery (telephony/amilog/recovery.py): journal positions of the frames on their way
+        # to the pipeline, the holds that make the checkpoint, and the call ids a re-read
+        # journal must not write again.
+        self.holds = Holds(self.tracker)
+        self.checkpoint: Checkpoint | None = None
+        if self.journal is not None and s.recovery.enabled:
+            self.checkpoint = Checkpoint(Path(s.journal.dir), s.pbx.id)
+        self._positions: deque[tuple[Frame, JournalPosition | None]] = deque()
+        self._last_position: JournalPosition | None = None
+        self._already_stored: set[str] = set()
+        self._recovering: list[CallRecord] | None = None
+        self._flush_pending = False
+        self._checkpoint_failing = False
+        self._overflowed: set[str] = set()  # call ids the writer could not keep in memory
         self.live = LiveView(
             self.tracker,
             pbx=s.pbx.id,
@@ -156,18 +173,160 @@ class Daemon:
         stamp = float(f"{received_at:.6f}")
         frame.received_at = stamp
         if self.journal is not None:
-            self.journal.append(frame.raw, stamp)
+            position = self.journal.append(frame.raw, stamp)
+            if position is not None:
+                self._last_position = position
+            if self.checkpoint is not None:
+                self._positions.append((frame, position or self._last_position))
+            if not self._flush_pending:
+                # Once per read from the PBX: the frames reach the OS before any is processed,
+                # so a killed daemon has every frame it acted on in its journal.
+                self._flush_pending = True
+                asyncio.get_running_loop().call_soon(self._flush_journal)
+
+    def _flush_journal(self) -> None:
+        self._flush_pending = False
+        if self.journal is not None:
+            self.journal.flush()
 
     def _on_event(self, frame: Frame) -> None:
+        if self.checkpoint is not None:
+            positions = self._positions
+            while positions:
+                seen, position = positions.popleft()
+                if seen is frame:
+                    self.holds.current = position
+                    break
         self.pipeline.feed(frame)
         if self.ivr is not None:
             self.ivr.observe_frame(frame)
+        self.holds.after_feed()
 
     def _records_finished(self, records: list[CallRecord]) -> None:
+        if self._already_stored:
+            records = self._drop_stored(records)
+        self.holds.finished(records)
+        if self._recovering is not None:
+            self._recovering.extend(records)
+            return
         if self.writer is not None:
             for record in records:
                 self.writer.submit(record)
         self.live.records_finished(records)
+
+    def _drop_stored(self, records: list[CallRecord]) -> list[CallRecord]:
+        """Records of contacts re-read from the journal whose record the database already has."""
+        stored = [r for r in records if r.call_id in self._already_stored]
+        if not stored:
+            return records
+        for record in stored:
+            self._already_stored.discard(record.call_id)
+        self.holds.finished(stored)
+        self.holds.written(stored)
+        return [r for r in records if r.call_id not in {x.call_id for x in stored}]
+
+    async def _recover(self) -> None:
+        """Read the journal again from the checkpoint (see telephony/amilog/recovery.py)."""
+        if self.checkpoint is None or self.journal is None or self._call_writer is None:
+            return
+        try:
+            start = self.checkpoint.load()
+        except CheckpointError as exc:
+            log.error("recovery: %s; starting without reading the journal again", exc)
+            return
+        if start is None:
+            return
+        collected: list[CallRecord] = []
+        self._recovering = collected
+        observers = self.pipeline.observers
+        self.pipeline.observers = [self.live.observe]  # no actions towards the PBX from the past
+        try:
+            summary = await asyncio.to_thread(refeed, self.journal, start, self._refeed_frame)
+        finally:
+            self.pipeline.observers = observers
+            self._recovering = None
+        open_ids = {c.call_id for c in self.tracker.contacts.values()}
+        stored = await asyncio.to_thread(
+            self._call_writer.existing, {r.call_id for r in collected} | open_ids
+        )
+        fresh = [r for r in collected if r.call_id not in stored]
+        self.holds.written([r for r in collected if r.call_id in stored])
+        self._already_stored = open_ids & stored
+        if self.writer is not None:  # their holds were taken while they were read
+            for record in fresh:
+                self.writer.submit(record)
+        self.live.records_finished(fresh)
+        log.info(
+            "recovery: read %d frames from %s on (%d file(s)): %d contacts written now, %d "
+            "already stored, %d in progress",
+            summary.frames,
+            start,
+            summary.files,
+            len(fresh),
+            len(collected) - len(fresh),
+            len(open_ids - stored),
+        )
+
+    def _refeed_frame(self, frame: Frame, position: JournalPosition) -> None:
+        self.holds.current = position
+        self.pipeline.feed(frame)
+        self.holds.after_feed()
+
+    def _writer_overflow(self, record: CallRecord) -> None:
+        if self.checkpoint is not None:
+            self._overflowed.add(record.call_id)
+
+    async def catch_up_overflow(self) -> None:
+        """Once the database takes writes again, rebuild from the journal the records the writer
+        could not keep in memory, and write them (without waiting for a restart)."""
+        writer = self.writer
+        if not self._overflowed or self.journal is None or writer is None:
+            return
+        if writer.failing or writer.pending > self.settings.recovery.writer_max_pending // 2:
+            return
+        holds = [h for c in self._overflowed if (h := self.holds.hold_of(c)) is not None]
+        wanted = set(self._overflowed)
+        self._overflowed.clear()
+        if not holds:
+            return
+        self.journal.flush()
+        found = await asyncio.to_thread(
+            rebuild, self.journal, min(holds), self.tracker.config, self.clock.tz, wanted
+        )
+        for record in found:
+            writer.submit(record)
+        log.info(
+            "writer: %d of %d records kept in the journal while the database was away are "
+            "written now",
+            len(found),
+            len(wanted),
+        )
+        if missing := wanted - {r.call_id for r in found}:
+            log.warning(
+                "writer: %d records not found in the journal again (first %s); the next start "
+                "reads the journal from its checkpoint",
+                len(missing),
+                min(missing),
+            )
+
+    def save_checkpoint(self) -> None:
+        """Store the low-water mark (every few seconds and at shutdown); never raises."""
+        if self.checkpoint is None or self.journal is None:
+            return
+        position = self.holds.low_water()
+        if position is None or position == self.checkpoint.saved:
+            return
+        self.journal.flush()
+        try:
+            self.checkpoint.save(position)
+        except OSError as exc:
+            if not self._checkpoint_failing:
+                log.error("checkpoint %s: cannot write: %s", self.checkpoint.path, exc)
+            self._checkpoint_failing = True
+            return
+        if self._checkpoint_failing:
+            log.warning("checkpoint %s: writing again", self.checkpoint.path)
+        self._checkpoint_failing = False
 
     async def _resync(self, conn: AmiConnection) -> None:
         """After every login, before trusting memory: the PBX's live channels and queues."""
@@ -189,6 +348,13 @@ class Daemon:
                 "written": writer.written if writer else 0,
                 "failed_attempts": writer.failed_attempts if writer else 0,
                 "last_error": writer.last_error if writer else "not started",
+                "overflowed": writer.overflowed if writer else 0,
+            },
+            "recovery": {
+                "checkpoint": str(self.checkpoint.saved)
+                if self.checkpoint and self.checkpoint.saved
+                else None,
+                "unwritten": self.holds.unwritten,
             },
             "journal": (
                 {
@@ -215,14 +381,20 @@ class Daemon:
         s = self.settings
         self._engine = await asyncio.to_thread(make_engine, s.database.url)
         await asyncio.to_thread(migrate, self._engine)
+        self._call_writer = CallWriter(self._engine)
         self.writer = AsyncCallWriter(
-            CallWriter(self._engine),
+            self._call_writer,
             max_batch=s.database.batch_size,
             max_delay=s.database.flush_interval_s,
+            retry_max=s.recovery.writer_retry_max_s,
+            max_pending=s.recovery.writer_max_pending,
+            on_written=self.holds.written,
+            on_overflow=self._writer_overflow,
         )
         await asyncio.to_thread(self._seed_today)
         if self.journal is not None:
             await asyncio.to_thread(self.journal.open)
+        await self._recover()
         read = [t.get_secret_value() for t in s.http.read_tokens]
         write = [t.get_secret_value() for t in s.http.write_tokens]
         if s.api.publish_interval_s > 0:
@@ -289,6 +461,16 @@ class Daemon:
             self.scheduler.add_job(
                 _on_loop(journal.flush), "interval", seconds=1, id="journal-flush"
             )
+            if self.checkpoint is not None:
+                self.scheduler.add_job(
+                    _on_loop(self.save_checkpoint),
+                    "interval",
+                    seconds=s.recovery.checkpoint_interval_s,
+                    id="journal-checkpoint",
+                )
+                self.scheduler.add_job(
+                    self.catch_up_overflow, "interval", seconds=5, id="writer-catch-up"
+                )
             self.scheduler.add_job(
                 _in_thread(journal.compress_rotated), "interval", minutes=10, id="journal-compress"
             )
@@ -326,7 +508,8 @@ class Daemon:
         if self._runner is not None:
             await stop_server(self._runner)
         if self.writer is not None:
-            await self.writer.close()
+            await self._close_writer()
+        self.save_checkpoint()
         if self.journal is not None:
             self.journal.close()
         if self._engine is not None:
@@ -336,6 +519,26 @@ class Daemon:
             self.pipeline.stats.events,
             self.writer.written if self.writer else 0,
         )
+
+    async def _close_writer(self) -> None:
+        """Write what is queued, within ``[recovery] shutdown_deadline_s``; name what is left."""
+        assert self.writer is not None
+        deadline = self.settings.recovery.shutdown_deadline_s
+        try:
+            async with asyncio.timeout(deadline):
+                await self.writer.close()
+        except TimeoutError:
+            left = self.writer.abort()
+            where = self.holds.low_water()
+            log.error(
+                "stop: %d call records not written within %.0f s (%s; first: %s); they stay in "
+                "the journal from %s and are written at the next start",
+                len(left) + self.writer.overflowed,
+                deadline,
+                self.writer.last_error or "database too slow",
+                ", ".join(r.call_id for r in left[:5]) or "-",
+                where if where is not None else "its start",
+            )
 
     def reload(self, config_path: Path | None) -> None:
         """SIGHUP: re-read what can change without a restart (log level)."""

@@ -96,7 +96,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Replay AMI logs into the database (or serve them as an AMI server)."""
     paths = [Path(p) for p in args.files]
     for path in paths:
-        if not path.is_file():
+        if path.is_dir():
+            raise UsageError(f"replay: {path}: is a directory, not an AMI log")
+        if not path.exists():
             raise UsageError(f"replay: {path}: no such file")
     speed = _speed(args.speed)
     if args.serve:
@@ -154,7 +156,8 @@ def _replay_into(
         with _progress(sum(p.stat().st_size for p in paths)) as progress:
             summary = replay(paths, pipeline, progress=progress, pace=pace)
     except ReplayError as exc:
-        print(f"hotline replay: error: {exc}", file=sys.stderr)
+        for problem in exc.summary.failed if exc.summary else [str(exc)]:
+            print(f"hotline replay: error: {problem}", file=sys.stderr)
         status = 1
     finally:
         if pending:
@@ -198,6 +201,9 @@ def cmd_calls(args: argparse.Namespace) -> int:
     end = _when(args.to, "--to", tz)
     if start and end and end <= start:
         raise UsageError(f"--to {args.to} is not after --from {args.from_}")
+    from telephony.preflight import require_database
+
+    require_database(args.db)
     engine = make_engine(args.db)
     try:
         migrate(engine)
@@ -220,8 +226,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if not problems:
         from telephony.config import load_settings
         from telephony.ivr.runtime import check_ivr
+        from telephony.preflight import run_problems
 
-        problems = check_ivr(load_settings(Path(args.file)).ivr)
+        settings = load_settings(Path(args.file))
+        problems = run_problems(settings) + check_ivr(settings.ivr)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -262,6 +270,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = load_settings(Path(args.config))
     except ConfigError as exc:
         raise UsageError(str(exc)) from exc
+    from telephony.preflight import run_problems
+
+    if problems := run_problems(settings):
+        raise UsageError("; ".join(problems))
     return asyncio.run(run_daemon(settings, config_path=Path(args.config)))
 
 

@@ -457,6 +457,9 @@ class LogSettings(_Section):
         return value.strip().upper() if isinstance(value, str) else value
 
 
+from telephony.amilog.recovery import RecoverySettings  # noqa: E402 (a section of its own module)
+
+
 class Settings(BaseSettings):
     """Everything the daemon is configured with; build it with :func:`load_settings`."""
 
@@ -472,6 +475,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -497,6 +501,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "log": LogSettings,
     "api": ApiSettings,
     "ivr": IvrSettings,
+    "recovery": RecoverySettings,
 }
 SECTIONS = tuple(_SECTION_MODELS)
 

@@ -19,6 +19,10 @@ dropped, frames are counted in ``stats.failed_frames`` and a new file is tried a
 ``retry_after_s`` (measured with the frames' own receive times). Frames already in the write buffer
 when a flush fails are lost with it; ``stats.errors`` counts such events.
 
+:meth:`Journal.append` returns the :class:`JournalPosition` it wrote the frame at (file sequence
+number, file name, byte offset), which the daemon's checkpoint uses as a low-water mark; after a
+crash, :meth:`Journal.files_from` lists the files to read again from such a position on.
+
 Finished files are gzipped by :meth:`Journal.compress_rotated` and old ones deleted by
 :meth:`Journal.prune`; both touch only closed files and are meant for a worker thread or a scheduler
 job, never the event loop. Logs are read back by `telephony.amilog.reader`.
@@ -46,6 +50,22 @@ DEFAULT_BUFFER = 64 * 1024
 
 _TIMESTAMP_HEADER = b"\nTimestamp:"
 _PBX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class JournalPosition:
+    """Where a frame starts in the journal: file sequence number, then byte offset in that file.
+
+    Offsets count the file's uncompressed bytes, so a position stays valid after the file was
+    gzipped. Positions order by (seq, offset).
+    """
+
+    seq: int
+    offset: int
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.name} at byte {self.offset}"
 
 
 class JournalError(Exception):
@@ -101,6 +121,7 @@ class Journal:
         )
         self._file: BinaryIO | None = None
         self._path: Path | None = None
+        self._seq = 0
         self._size = 0
         self._header_size = 0
         self._day_start = 0.0
@@ -130,10 +151,13 @@ class Journal:
         if not os.access(self.directory, os.W_OK | os.X_OK):
             raise JournalError(f"journal {self.directory}: directory is not writable")
 
-    def append(self, frame: bytes, received_at: float) -> None:
-        """Write one frame (without its blank line) received at ``received_at``; never raises."""
+    def append(self, frame: bytes, received_at: float) -> JournalPosition | None:
+        """Write one frame (without its blank line) received at ``received_at``; never raises.
+
+        Returns where the frame starts in the journal, or None when it could not be written.
+        """
         if not frame:
-            return
+            return None
         is_banner = frame.startswith(BANNER_PREFIX) and b"\n" not in frame
         if is_banner:
             self._banner = frame
@@ -148,7 +172,7 @@ class Journal:
                 if not self._start_file(received_at, is_banner):
                     self.stats.failed_frames += 1
                     self._failed_frames_in_outage += 1
-                    return
+                    return None
             elif (self._size + len(data) > self.max_bytes and self._size > self._header_size) or (
                 self.rotate_daily and not self._day_start <= received_at < self._day_end
             ):
@@ -156,7 +180,7 @@ class Journal:
                 if not self._start_file(received_at, is_banner):
                     self.stats.failed_frames += 1
                     self._failed_frames_in_outage += 1
-                    return
+                    return None
             file = cast(BinaryIO, self._file)
             file.write(data)
             if not 0 <= received_at - self._last_flush < self.flush_after_s:
@@ -166,10 +190,12 @@ class Journal:
             self._fail(exc, received_at)
             self.stats.failed_frames += 1
             self._failed_frames_in_outage += 1
-            return
+            return None
+        position = JournalPosition(self._seq, self._size, cast(Path, self._path).name)
         self._size += len(data)
         self.stats.frames += 1
         self.stats.bytes += len(data)
+        return position
 
     def flush(self) -> None:
         """Push buffered frames to the OS; never raises (a failure is counted like in append).
@@ -192,6 +218,21 @@ class Journal:
             self._close_file()
         except OSError as exc:
             self._fail(exc, self._last_flush)
+
+    def files_from(self, position: JournalPosition) -> list[tuple[int, Path]]:
+        """This PBX's journal files (plain or gzipped) from ``position``'s file on, by sequence.
+
+        The file of ``position`` itself may be missing (pruned); the list then starts later.
+        """
+        found: dict[int, Path] = {}
+        for path in self._files(SUFFIX, GZ_SUFFIX):
+            match = self._name.match(path.name)
+            assert match is not None
+            seq = int(match.group(3))
+            # While a file is being compressed both copies exist; the plain one is complete.
+            if seq >= position.seq and (seq not in found or path.name.endswith(SUFFIX)):
+                found[seq] = path
+        return sorted(found.items())
 
     def compress_rotated(self) -> list[Path]:
         """Gzip every finished ``.ami`` file of this PBX (not the open one); return the new files.
@@ -272,6 +313,7 @@ class Journal:
             stem = f"{self.pbx}-{local:%Y%m%d-%H%M%S}"
             while True:
                 path = self.directory / f"{stem}-{self._next_seq:06d}{SUFFIX}"
+                seq = self._next_seq
                 self._next_seq += 1
                 try:
                     file = open(path, "xb", buffering=self.buffer_size)  # noqa: SIM115
@@ -283,6 +325,7 @@ class Journal:
             return False
         self._file = file
         self._path = path
+        self._seq = seq
         # A new file starts like an AMI connection, so that it replays on its own.
         header = b"" if is_banner or self._banner is None else self._banner + b"\r\n"
         if header:

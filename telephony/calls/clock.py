@@ -18,6 +18,7 @@ from telephony.ami.codec import Frame
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Events that carry a PBX clock of their own (rule 2 below): every such frame moves the clock.
 OWN_CLOCK_EVENTS = frozenset({"CEL", "Cdr"})
+_LATEST = 253_402_300_000.0  # 9999-12-31: a later Timestamp is damage, not time
 
 
 class StreamClock:
@@ -57,11 +58,13 @@ class StreamClock:
         stamp = frame.find(b"Timestamp")
         if stamp is not None:
             try:
-                self.now = float(stamp)
+                value = float(stamp)
             except ValueError:
                 pass
             else:
-                return self.now
+                if 0.0 <= value < _LATEST:  # not NaN, inf, or beyond what a datetime holds
+                    self.now = value
+                    return value
         if frame.received_at is not None:
             self.now = frame.received_at
             return self.now

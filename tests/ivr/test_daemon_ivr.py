@@ -132,7 +132,8 @@ def test_check_config_covers_the_menus(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert "config [ivr].menus: menus.toml: menu m, node a, keys.1: goto 'nowhere'" in err
     config.write_text(
-        f'[ivr]\nenabled = true\nmenus = "{ROOT / "ivr_prompts"}"\n', encoding="utf-8"
+        f'[ami]\nsecret = "s3cret"\n[ivr]\nenabled = true\nmenus = "{ROOT / "ivr_prompts"}"\n',
+        encoding="utf-8",
     )
     assert main(["check-config", str(config)]) == 0
     config.write_text("[ivr]\nheartbeat_interval_s = 0\n", encoding="utf-8")
