@@ -124,9 +124,13 @@ def _time(text: str, what: str, zone_name: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, *, create: bool = False) -> Engine:
+    """The database, migrated; one that does not exist is refused unless ``create`` (adding)."""
     from storage import make_engine, migrate
+    from telephony.preflight import require_database
 
+    if not create:
+        require_database(url)
     engine = make_engine(url)
     migrate(engine)
     return engine
@@ -138,7 +142,7 @@ def cmd_announce_add(args: argparse.Namespace) -> int:
 
     start = _time(args.from_, "--from", args.tz)
     end = _time(args.to, "--to", args.tz)
-    engine = _engine(args.db)
+    engine = _engine(args.db, create=True)
     try:
         item = add_announcement(
             engine,
@@ -178,7 +182,8 @@ def cmd_announce_list(args: argparse.Namespace) -> int:
         engine.dispose()
     for a in items:
         span = (
-            f"{a.valid_from.astimezone(zone):%Y-%m-%d %H:%M} to {a.valid_to.astimezone(zone):%H:%M}"
+            f"{a.valid_from.astimezone(zone):%Y-%m-%d %H:%M} to "
+            f"{a.valid_to.astimezone(zone):%Y-%m-%d %H:%M}"
         )
         print(f"{a.id}\t{span}\t{a.queue or '*'}\t{a.text_zh}")
     if not items:

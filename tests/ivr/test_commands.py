@@ -108,3 +108,13 @@ def test_announce_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "is not after valid_from" in capsys.readouterr().err
     assert main([*base, "--from", "soon", "--to", "2026-12-01T08:00"]) == 1
     assert "--from: 'soon' is not an ISO 8601 time" in capsys.readouterr().err
+
+
+def test_announce_list_and_remove_refuse_a_database_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    for argv in (["announce", "list"], ["announce", "remove", "1"]):
+        assert main([*argv, "--db", f"sqlite:///{missing}"]) != 0
+        assert "no database at" in capsys.readouterr().err
+    assert not missing.exists()
