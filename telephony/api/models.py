@@ -9,13 +9,16 @@ domain values (:func:`status_of`, :func:`call_of`) unless the caller's token may
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, RootModel
 
+from telephony.api.health_models import JournalOut, LinkOut, RecoveryOut, TrackerOut, WriterOut
 from telephony.api.privacy import mask_number
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
 from telephony.calls.record import CallRecord, Direction, Disposition, HangupBy, Kind, Outcome
+from telephony.health import Health as HealthParts
+from telephony.health import HealthStatus
 from telephony.reports.kpi import Figures
 
 
@@ -43,11 +46,26 @@ class ErrorBody(_Out):
 class Health(_Out):
     """``/healthz``: overall status; the parts only for a caller with a read token."""
 
-    status: Literal["ok", "degraded", "down"]
-    ami: dict[str, Any] | None = None
-    database: dict[str, Any] | None = None
-    journal: dict[str, Any] | None = None
-    tracker: dict[str, Any] | None = None
+    status: HealthStatus
+    ami: LinkOut | None = None
+    database: WriterOut | None = None
+    journal: JournalOut | None = None
+    recovery: RecoveryOut | None = None
+    tracker: TrackerOut | None = None
+
+    @classmethod
+    def of(cls, health: HealthParts, *, details: bool) -> Health:
+        """The status alone, or with every part when `details`."""
+        if not details:
+            return cls(status=health.status)
+        return cls(
+            status=health.status,
+            ami=LinkOut.of(health.ami),
+            database=WriterOut.of(health.database),
+            journal=JournalOut.of(health.journal),
+            recovery=RecoveryOut.of(health.recovery),
+            tracker=TrackerOut.of(health.tracker),
+        )
 
 
 class LiveCallOut(_Out):
@@ -131,7 +149,7 @@ class PbxStatus(_Out):
 
     pbx: str
     now: AwareDatetime
-    link: dict[str, Any]
+    link: LinkOut
     calls: list[LiveCallOut]
     totals: Totals
     queues: list[QueueOut]
@@ -166,7 +184,7 @@ def status_of(snapshot: LiveSnapshot, *, show_numbers: bool) -> PbxStatus:
     return PbxStatus(
         pbx=snapshot.pbx,
         now=snapshot.now,
-        link=snapshot.link,
+        link=LinkOut.of(snapshot.link),
         calls=[
             LiveCallOut(
                 call_id=c.call_id,
