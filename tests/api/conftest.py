@@ -71,7 +71,9 @@ def healthy() -> Health:
         ami=link_snapshot(),
         database=WriterHealth(ok=True, pending=3, written=1234),
         journal=JournalHealth(enabled=True, frames=99, file="/var/lib/hotline/pbx1.ami"),
-        recovery=RecoveryHealth(checkpoint="pbx1-000001.ami:4096", unwritten=3),
+        recovery=RecoveryHealth(
+            checkpoint="pbx1-20261124-090000-000001.ami at byte 4096", unwritten=3
+        ),
         tracker=TrackerHealth(open_contacts=3, records=1234, events=4990),
     )
 

@@ -63,7 +63,10 @@ async def test_healthz_parts_field_by_field_times_in_the_views_zone(
         "overflowed": 0,
     }
     assert body["journal"]["frames"] == 99
-    assert body["recovery"] == {"checkpoint": "pbx1-000001.ami:4096", "unwritten": 3}
+    assert body["recovery"] == {
+        "checkpoint": "pbx1-20261124-090000-000001.ami at byte 4096",
+        "unwritten": 3,
+    }
     assert body["tracker"] == {"open_contacts": 3, "records": 1234, "events": 4990}
 
 
