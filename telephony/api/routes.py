@@ -8,14 +8,11 @@ import asyncio
 import csv
 import io
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Final
 
 from aiohttp import hdrs, web
-from sqlalchemy import Engine
 
 from storage.call_pages import CallFilter, page_calls
-from storage.queries import iter_calls
 from telephony.api import metrics
 from telephony.api.auth import Access, Principal
 from telephony.api.deps import (
@@ -26,6 +23,7 @@ from telephony.api.deps import (
     json_response,
     parse_query,
 )
+from telephony.api.kpi import handle_kpi
 from telephony.api.models import (
     AllStatus,
     CallOut,
@@ -33,9 +31,7 @@ from telephony.api.models import (
     CallQuery,
     DispositionIn,
     ErrorBody,
-    FiguresOut,
     Health,
-    KpiGroup,
     KpiQuery,
     KpiReport,
     PauseIn,
@@ -48,9 +44,8 @@ from telephony.api.models import (
 from telephony.api.openapi import Answer, Endpoint, Handler
 from telephony.api.wallboard import WALLBOARD_ENDPOINTS
 from telephony.api.writes import handle_disposition, handle_pause
-from telephony.calls.record import EXPORT_FIELDS, CallRecord, Kind
+from telephony.calls.record import EXPORT_FIELDS
 from telephony.export import csv_cell
-from telephony.reports.kpi import Tally
 
 # --- read endpoints -------------------------------------------------------------------------------
 
@@ -179,56 +174,6 @@ async def handle_calls(request: web.Request, principal: Principal) -> web.Stream
             headers={"X-Total-Count": str(total)},
         )
     return json_response(CallPage(total=total, offset=query.offset, limit=query.limit, items=items))
-
-
-def _group_key(by: str, record: CallRecord, tz: tzinfo) -> str:
-    if by == "queue":
-        return record.queue or "(none)"
-    if by == "agent":
-        return record.agent or "(none)"
-    local = record.started_at.astimezone(tz) if record.started_at else None
-    if local is None:
-        return "(none)"
-    return local.date().isoformat() if by == "day" else f"{local.hour:02d}"
-
-
-def kpi_report(engine: Engine, query: KpiQuery, tz: tzinfo, service_level_s: float) -> KpiReport:
-    """KPIs of a period from the stored records, grouped (runs in a thread)."""
-    start = datetime.combine(query.from_, time(0), tz)
-    end = (
-        None
-        if query.to >= date.max
-        else datetime.combine(query.to + timedelta(days=1), time(0), tz)
-    )
-    total = Tally()
-    groups: dict[str, Tally] = {}
-    for record in iter_calls(engine, start=start, end=end, pbx=query.pbx):
-        if record.kind is not Kind.CITIZEN:
-            continue
-        total.add(record, service_level_s)
-        if query.by != "total":
-            key = _group_key(query.by, record, tz)
-            groups.setdefault(key, Tally()).add(record, service_level_s)
-    return KpiReport(
-        from_=query.from_,
-        to=query.to,
-        by=query.by,
-        total=FiguresOut.of(total.figures()),
-        groups=[
-            KpiGroup(key=key, figures=FiguresOut.of(t.figures()))
-            for key, t in sorted(groups.items())
-        ],
-    )
-
-
-async def handle_kpi(request: web.Request, principal: Principal) -> web.StreamResponse:
-    """KPIs of a period (GB/T 33358 definitions, see the README), in total and per queue, agent,
-    day or hour of day."""
-    deps = request.app[DEPS_KEY]
-    query = parse_query(request, KpiQuery)
-    engine = engine_of(deps)
-    report = await in_thread(lambda: kpi_report(engine, query, deps.tz, deps.service_level_s))
-    return json_response(report)
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -395,4 +340,4 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
 )
 
 
-__all__ = ["ENDPOINTS", "OPENAPI_KEY", "kpi_report"]
+__all__ = ["ENDPOINTS", "OPENAPI_KEY"]
