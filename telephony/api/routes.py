@@ -30,6 +30,7 @@ from telephony.api.models import (
     CallPage,
     CallQuery,
     DispositionIn,
+    DispositionOut,
     ErrorBody,
     Health,
     KpiQuery,
@@ -37,12 +38,21 @@ from telephony.api.models import (
     PauseIn,
     PbxEntry,
     PbxStatus,
+    WorkOrderOut,
+    WorkOrderPage,
+    WorkOrderQuery,
+    WorkOrderStateIn,
     WriteDone,
     call_of,
     masked,
 )
 from telephony.api.openapi import Answer, Endpoint, Handler
 from telephony.api.wallboard import WALLBOARD_ENDPOINTS
+from telephony.api.work_orders import (
+    handle_work_order,
+    handle_work_order_state,
+    handle_work_orders,
+)
 from telephony.api.writes import handle_disposition, handle_pause
 from telephony.calls.record import EXPORT_FIELDS
 from telephony.export import csv_cell
@@ -309,9 +319,11 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         Access.WRITE,
         _guard(Access.WRITE, handle_disposition),
         (
-            Answer(200, "the updated record", CallOut),
+            Answer(200, "the updated record, its category and work order", DispositionOut),
             *_errors(
-                (404, "no such finished call"), (503, "no database attached, or it is failing")
+                (404, "no such finished call"),
+                (409, "the work order id is another contact's, or its work order has moved on"),
+                (503, "no database attached, or it is failing"),
             ),
         ),
         body=DispositionIn,
@@ -335,6 +347,53 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         ),
         body=PauseIn,
         tag="writes",
+    ),
+    Endpoint(
+        "GET",
+        "/api/work-orders",
+        "work_orders",
+        "Work orders",
+        Access.READ,
+        _guard(Access.READ, handle_work_orders),
+        (
+            Answer(200, "a page of work orders", WorkOrderPage),
+            *_errors((503, "no database attached, or it is failing")),
+        ),
+        query=WorkOrderQuery,
+        tag="work orders",
+    ),
+    Endpoint(
+        "GET",
+        "/api/work-orders/{work_order_id}",
+        "work_order",
+        "One work order",
+        Access.READ,
+        _guard(Access.READ, handle_work_order),
+        (
+            Answer(200, "the work order", WorkOrderOut),
+            *_errors((404, "no such work order"), (503, "no database attached, or it is failing")),
+        ),
+        path_params={"work_order_id": "the work order's id"},
+        tag="work orders",
+    ),
+    Endpoint(
+        "PATCH",
+        "/api/work-orders/{work_order_id}",
+        "set_work_order_state",
+        "Close or reopen a work order",
+        Access.WRITE,
+        _guard(Access.WRITE, handle_work_order_state),
+        (
+            Answer(200, "the work order as stored now", WorkOrderOut),
+            *_errors(
+                (404, "no such work order"),
+                (409, "its state does not allow it (closing a closed one, reopening an open one)"),
+                (503, "no database attached, or it is failing"),
+            ),
+        ),
+        body=WorkOrderStateIn,
+        path_params={"work_order_id": "the work order's id"},
+        tag="work orders",
     ),
     *WALLBOARD_ENDPOINTS,
 )
