@@ -69,12 +69,13 @@ class CallFilter:
 
 def page_calls(
     engine: Engine, where: CallFilter, *, limit: int, offset: int
-) -> tuple[int, list[CallRecord]]:
-    """How many calls match, and the `limit` of them after `offset`, in export order."""
+) -> tuple[int, list[tuple[CallRecord, str | None]]]:
+    """How many calls match, and the `limit` of them after `offset`, in export order, each with
+    its disposition's category (not part of the record)."""
     condition = where.where()
     count = select(func.count()).select_from(CALLS).where(condition)
     query = (
-        select(*(CALLS.c[name] for name in RECORD_FIELDS))
+        select(*(CALLS.c[name] for name in RECORD_FIELDS), CALLS.c.category)
         .where(condition)
         .order_by(CALLS.c.started_at.asc().nulls_last(), CALLS.c.call_id.asc())
         .limit(limit)
@@ -83,7 +84,10 @@ def page_calls(
     try:
         with engine.connect() as connection:
             total = int(connection.execute(count).scalar_one())
-            rows = [record_from_row(row) for row in connection.execute(query).mappings()]
+            rows = [
+                (record_from_row(row), row["category"])
+                for row in connection.execute(query).mappings()
+            ]
     except SQLAlchemyError as exc:
         raise StorageError(f"reading calls from {mask_url(engine.url)}: {db_reason(exc)}") from exc
     return total, rows

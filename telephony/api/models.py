@@ -269,11 +269,14 @@ class CallOut(_Out):
     disposition: Disposition | None
     work_order_id: str | None
     survey_rating: int | None
+    category: str | None = Field(
+        default=None, description="what the contact was about, set with the disposition"
+    )
 
 
-def call_of(record: CallRecord, *, show_numbers: bool) -> CallOut:
-    """The API view of a call record."""
-    body = record.export()
+def call_of(record: CallRecord, *, show_numbers: bool, category: str | None = None) -> CallOut:
+    """The API view of a call record (and its disposition's category, stored beside it)."""
+    body = {**record.export(), "category": category}
     if not show_numbers:
         body["caller"] = mask_number(body.get("caller"))
         if record.direction is not Direction.INBOUND:
@@ -434,10 +437,8 @@ def work_order_of(order: WorkOrder, category: str | None) -> WorkOrderOut:
 
 
 class DispositionOut(CallOut):
-    """The record after a disposition, with its category and (for a work order) the work
-    order as stored."""
+    """The record after a disposition, with (for a work order) the work order as stored."""
 
-    category: str | None
     work_order: WorkOrderOut | None
 
 

@@ -175,7 +175,10 @@ async def handle_calls(request: web.Request, principal: Principal) -> web.Stream
     total, records = await in_thread(
         lambda: page_calls(engine, where, limit=query.limit, offset=query.offset)
     )
-    items = [call_of(r, show_numbers=principal.may_see_numbers) for r in records]
+    items = [
+        call_of(r, show_numbers=principal.may_see_numbers, category=category)
+        for r, category in records
+    ]
     if query.format == "csv":
         return web.Response(
             text=_csv(items),

@@ -59,12 +59,11 @@ async def handle_disposition(request: web.Request, principal: Principal) -> web.
         raise
     details = body.model_dump(mode="json", exclude_none=True)
     await deps.audit.record(principal, action, call_id, details, status=200)
-    call = call_of(record, show_numbers=principal.may_see_numbers)
+    call = call_of(record, show_numbers=principal.may_see_numbers, category=stored.category)
     order = stored.work_order
     return json_response(
         DispositionOut(
             **call.model_dump(),
-            category=stored.category,
             work_order=None if order is None else work_order_of(order, stored.category),
         )
     )

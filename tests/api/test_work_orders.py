@@ -113,6 +113,10 @@ async def test_a_disposition_stores_its_category_and_creates_the_work_order(
     assert (status, answer["category"], answer["work_order"]) == (200, "heating", None)
     assert category_of(db_engine, calls[1].call_id) == "heating"
     await dispose(client, calls[2].call_id, {"disposition": "on_spot", "category": "供水"})
+    async with client.get("/api/calls", params={"pbx": "pbx1"}, headers=bearer(READ)) as resp:
+        listed = {c["call_id"]: c["category"] for c in (await resp.json())["items"]}
+    expected = ("供水", "heating", "供水")
+    assert listed == {r.call_id: c for r, c in zip(calls[:3], expected, strict=True)}
 
     # Hot issues of the report now see the live contacts' categories.
     day = calls[0].started_at
