@@ -232,3 +232,90 @@ def count_calls_between(
             return int(connection.execute(query).scalar_one())
     except SQLAlchemyError as exc:
         raise StorageError(f"counting calls in {mask_url(engine.url)}: {db_reason(exc)}") from exc
+
+
+# --- breakdowns for the supervisor API ------------------------------------------------------------
+
+
+def _contacts_where(
+    start: datetime | None, end: datetime | None, pbx: str | None
+) -> ColumnElement[bool]:
+    where = and_(_CITIZEN, _C.started_at.is_not(None))
+    for name, bound in (("start", start), ("end", end)):
+        if bound is not None and bound.utcoffset() is None:
+            raise ValueError(f"reading contacts: {name} {bound.isoformat()} must be aware")
+    if start is not None:
+        where = and_(where, _C.started_at >= start)
+    if end is not None:
+        where = and_(where, _C.started_at < end)
+    if pbx is not None:
+        where = and_(where, _C.pbx == pbx)
+    return where
+
+
+def read_contacts_by(
+    engine: Engine,
+    start: datetime | None,
+    end: datetime | None,
+    column: str | None,
+    *,
+    service_level_s: float,
+    pbx: str | None = None,
+) -> dict[str | None, Tally]:
+    """Tallies of the citizen contacts started in [start, end) (an open side when None), grouped
+    by `column` ("queue", "agent" …; contacts without one under the key None, so the groups add
+    up to the period), or all under None when `column` is None. One query; the sums are
+    `Tally.add`'s; no group for what has no contacts."""
+    where = _contacts_where(start, end, pbx)
+    if column is None:
+        query = select(literal(None).label("key"), *_sums(service_level_s)).where(where)
+    elif column in CALLS.c:
+        key = _C[column]
+        query = select(key.label("key"), *_sums(service_level_s)).where(where).group_by(key)
+    else:
+        raise ValueError(f"reading contacts: no column {column!r}")
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"reading contacts by {column} from {mask_url(engine.url)}: {db_reason(exc)}"
+        ) from exc
+    return {
+        (None if row["key"] is None else str(row["key"])): Tally.from_sums(row)
+        for row in rows
+        if row["contacts"]
+    }
+
+
+def read_contact_buckets(
+    engine: Engine,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    service_level_s: float,
+    bucket_s: int = 3600,
+    pbx: str | None = None,
+) -> list[tuple[datetime, Tally]]:
+    """Tallies of the citizen contacts started in [start, end) per `bucket_s` time bucket (a
+    divisor of an hour; starts as aware UTC, in order), for the caller to place in its zone."""
+    if bucket_s <= 0 or 3600 % bucket_s:
+        raise ValueError(f"reading contacts: bucket_s {bucket_s} does not divide an hour")
+    try:
+        with engine.connect() as connection:
+            bucket = _epoch_bucket(connection, bucket_s).label("bucket")
+            query = (
+                select(bucket, *_sums(service_level_s))
+                .where(_contacts_where(start, end, pbx))
+                .group_by(bucket)
+                .order_by(bucket)
+            )
+            rows = connection.execute(query).mappings().all()
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"reading contacts per time bucket from {mask_url(engine.url)}: {db_reason(exc)}"
+        ) from exc
+    return [
+        (datetime.fromtimestamp(int(row["bucket"]) * bucket_s, UTC), Tally.from_sums(row))
+        for row in rows
+    ]

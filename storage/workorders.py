@@ -14,13 +14,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, Index, Table, insert, select, update
+from sqlalchemy import ColumnElement, Engine, Index, Table, and_, func, insert, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
 from storage.engine import mask_url
 from storage.errors import StorageError, db_reason
-from storage.tables import UTCDateTime
+from storage.tables import CALLS, UTCDateTime
 
 
 class WorkOrderState(StrEnum):
@@ -122,18 +122,8 @@ def set_work_order_state(
         ) from exc
 
 
-def get_work_order(engine: Engine, work_order_id: str) -> WorkOrder | None:
-    """The stored work order, or None."""
-    query = select(WORK_ORDERS).where(WORK_ORDERS.c.work_order_id == work_order_id)
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(query).mappings().one_or_none()
-    except SQLAlchemyError as exc:
-        raise StorageError(
-            f"reading work order {work_order_id!r} from {mask_url(engine.url)}: {db_reason(exc)}"
-        ) from exc
-    if row is None:
-        return None
+def work_order_of(row: Any) -> WorkOrder:
+    """The work order of a `work_orders` row (a Core row mapping)."""
     return WorkOrder(
         work_order_id=row["work_order_id"],
         call_id=row["call_id"],
@@ -144,3 +134,145 @@ def get_work_order(engine: Engine, work_order_id: str) -> WorkOrder | None:
         closed_at=row["closed_at"],
         reopened=row["reopened"],
     )
+
+
+def get_work_order(engine: Engine, work_order_id: str) -> WorkOrder | None:
+    """The stored work order, or None."""
+    query = select(WORK_ORDERS).where(WORK_ORDERS.c.work_order_id == work_order_id)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(query).mappings().one_or_none()
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"reading work order {work_order_id!r} from {mask_url(engine.url)}: {db_reason(exc)}"
+        ) from exc
+    return None if row is None else work_order_of(row)
+
+
+# --- the API's writes and lists -------------------------------------------------------------------
+
+
+class TransitionError(Exception):
+    """A state change the work order's life cycle does not allow; the message says why."""
+
+
+ALLOWED_FROM: dict[WorkOrderState, frozenset[WorkOrderState]] = {
+    WorkOrderState.CLOSED: frozenset({WorkOrderState.OPEN, WorkOrderState.REOPENED}),
+    WorkOrderState.REOPENED: frozenset({WorkOrderState.CLOSED}),
+    WorkOrderState.OPEN: frozenset(),
+}
+"""Which states a work order may be moved to a state from (it is created open)."""
+
+
+def move_work_order(
+    engine: Engine, work_order_id: str, state: WorkOrderState, at: datetime
+) -> WorkOrder | None:
+    """Close or reopen a work order at `at`, checking the move in the same transaction (the row
+    is locked on PostgreSQL); the work order as stored now, or None when there is none.
+    :class:`TransitionError` for a move its state does not allow (closing a closed one,
+    reopening an open one) or a time before it was created."""
+    w = WORK_ORDERS.c
+    query = select(WORK_ORDERS).where(w.work_order_id == work_order_id).with_for_update()
+    try:
+        with engine.begin() as connection:
+            row = connection.execute(query).mappings().one_or_none()
+            if row is None:
+                return None
+            order = work_order_of(row)
+            if order.state not in ALLOWED_FROM[state]:
+                raise TransitionError(
+                    f"work order {work_order_id!r} is {order.state.value}: it cannot be "
+                    f"{state.value}"
+                )
+            if at < order.created_at:
+                raise TransitionError(
+                    f"work order {work_order_id!r} was created at "
+                    f"{order.created_at.isoformat()}, after {at.isoformat()}"
+                )
+            values: dict[str, Any] = {"state": state.value, "updated_at": at}
+            if state is WorkOrderState.CLOSED:
+                values["closed_at"] = at
+            else:
+                values["closed_at"] = None
+                values["reopened"] = w.reopened + 1
+            # The state is checked again by the UPDATE itself: of two requests racing (SQLite
+            # reads outside the write lock), one moves it and the other finds it moved.
+            allowed = sorted(s.value for s in ALLOWED_FROM[state])
+            done = connection.execute(
+                update(WORK_ORDERS)
+                .where(w.work_order_id == work_order_id, w.state.in_(allowed))
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                raise TransitionError(
+                    f"work order {work_order_id!r} was just moved by another request: it "
+                    f"cannot be {state.value}"
+                )
+            moved = connection.execute(select(WORK_ORDERS).where(w.work_order_id == work_order_id))
+            return work_order_of(moved.mappings().one())
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"updating work order {work_order_id!r} in {mask_url(engine.url)}: {db_reason(exc)}"
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderFilter:
+    """Which work orders: created in [start, end) (aware bounds), equality filters, and those
+    still open (open or reopened) past their due time at `overdue_at`."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    state: WorkOrderState | None = None
+    pbx: str | None = None
+    call_id: str | None = None
+    overdue_at: datetime | None = None
+    work_order_id: str | None = None
+
+    def where(self) -> ColumnElement[bool]:
+        """The SQL condition."""
+        w = WORK_ORDERS.c
+        conditions: list[ColumnElement[bool]] = [true()]
+        if self.start is not None:
+            conditions.append(w.created_at >= self.start)
+        if self.end is not None:
+            conditions.append(w.created_at < self.end)
+        if self.state is not None:
+            conditions.append(w.state == self.state.value)
+        if self.pbx is not None:
+            conditions.append(w.pbx == self.pbx)
+        if self.call_id is not None:
+            conditions.append(w.call_id == self.call_id)
+        if self.work_order_id is not None:
+            conditions.append(w.work_order_id == self.work_order_id)
+        if self.overdue_at is not None:
+            conditions.append(w.closed_at.is_(None))
+            conditions.append(w.due_at < self.overdue_at)
+        return and_(*conditions)
+
+
+def page_work_orders(
+    engine: Engine, where: WorkOrderFilter, *, limit: int, offset: int
+) -> tuple[int, list[tuple[WorkOrder, str | None]]]:
+    """How many work orders match, and `limit` of them after `offset` (oldest first), each
+    with its contact's category (None when the contact is not stored or has none)."""
+    w = WORK_ORDERS.c
+    condition = where.where()
+    count = select(func.count()).select_from(WORK_ORDERS).where(condition)
+    query = (
+        select(WORK_ORDERS, CALLS.c.category)
+        .select_from(WORK_ORDERS.outerjoin(CALLS, CALLS.c.call_id == w.call_id))
+        .where(condition)
+        .order_by(w.created_at, w.work_order_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    try:
+        with engine.connect() as connection:
+            total = int(connection.execute(count).scalar_one())
+            rows = connection.execute(query).mappings().all()
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"reading work orders from {mask_url(engine.url)}: {db_reason(exc)}"
+        ) from exc
+    return total, [(work_order_of(row), row["category"]) for row in rows]

@@ -8,11 +8,20 @@ domain values (:func:`status_of`, :func:`call_of`) unless the caller's token may
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt, RootModel
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    RootModel,
+)
 
+from storage.workorders import WorkOrder, WorkOrderState
 from telephony.api.health_models import JournalOut, LinkOut, RecoveryOut, TrackerOut, WriterOut
 from telephony.api.privacy import mask_number
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
@@ -35,6 +44,39 @@ WorkOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w./
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 """Text that goes into an AMI header: one line, no control characters."""
+
+Category = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+        description="what the contact was about (hot issues of the report), e.g. 供水 or water",
+        examples=["water"],
+    ),
+]
+"""A disposition's category: one line, no surrounding spaces."""
+
+Note = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x08\x0b-\x1f\x7f]+$")]
+"""Free text kept in the audit log."""
+
+
+def _storable(value: datetime) -> datetime:
+    # The year as written, like the documented pattern; then UTC cannot overflow.
+    if not 1970 <= value.year <= 9998:
+        raise ValueError("must be between 1970 and 9998")
+    return value.astimezone(UTC)
+
+
+_YEARS_1970_TO_9998 = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])-"
+
+StorableTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_storable),
+    Field(json_schema_extra={"pattern": _YEARS_1970_TO_9998}),
+]
+"""An aware time a database column holds (ISO 8601 with an offset, years 1970 to 9998; stored
+in UTC)."""
 
 
 class ErrorBody(_Out):
@@ -245,11 +287,14 @@ class CallOut(_Out):
     disposition: Disposition | None
     work_order_id: str | None
     survey_rating: int | None
+    category: str | None = Field(
+        default=None, description="what the contact was about, set with the disposition"
+    )
 
 
-def call_of(record: CallRecord, *, show_numbers: bool) -> CallOut:
-    """The API view of a call record."""
-    body = record.export()
+def call_of(record: CallRecord, *, show_numbers: bool, category: str | None = None) -> CallOut:
+    """The API view of a call record (and its disposition's category, stored beside it)."""
+    body = {**record.export(), "category": category}
     if not show_numbers:
         body["caller"] = mask_number(body.get("caller"))
         if record.direction is not Direction.INBOUND:
@@ -325,13 +370,17 @@ class OnSpotIn(_In):
     """The operator resolved the contact during the call (当场答复)."""
 
     disposition: Literal[Disposition.ON_SPOT]
+    category: Category | None = None
 
 
 class WorkOrderIn(_In):
-    """The contact became a work order handed to a department (工单), with its id."""
+    """The contact became a work order handed to a department (工单), with its id; the work
+    order is created open (now), due at ``due_at`` when the department's deadline is known."""
 
     disposition: Literal[Disposition.WORK_ORDER]
     work_order_id: WorkOrderId
+    category: Category | None = None
+    due_at: StorableTime | None = None
 
 
 class DispositionIn(
@@ -349,6 +398,16 @@ class DispositionIn(
         """The work order's id, for a work order."""
         return self.root.work_order_id if isinstance(self.root, WorkOrderIn) else None
 
+    @property
+    def category(self) -> str | None:
+        """What the contact was about."""
+        return self.root.category
+
+    @property
+    def due_at(self) -> datetime | None:
+        """The work order's due time, if given."""
+        return self.root.due_at if isinstance(self.root, WorkOrderIn) else None
+
 
 class PauseIn(_In):
     """Pause or unpause an agent (a queue member's interface), in one queue or in all."""
@@ -357,6 +416,81 @@ class PauseIn(_In):
     paused: bool
     queue: Name | None = None
     reason: Name | None = None
+
+
+class WorkOrderOut(_Out):
+    """A work order (工单) and where it is; times UTC."""
+
+    work_order_id: str
+    call_id: str | None = Field(description="the contact it came from")
+    pbx: str | None
+    state: WorkOrderState
+    created_at: AwareDatetime
+    due_at: AwareDatetime | None
+    closed_at: AwareDatetime | None
+    reopened: NonNegativeInt = Field(description="times reopened (after dissatisfied callbacks)")
+    on_time: bool | None = Field(
+        description="closed by its due time; null while open or without a due time"
+    )
+    category: str | None = Field(description="its contact's category")
+
+
+def work_order_of(order: WorkOrder, category: str | None) -> WorkOrderOut:
+    """The API view of a stored work order."""
+    on_time = None
+    if order.closed_at is not None and order.due_at is not None:
+        on_time = order.closed_at <= order.due_at
+    return WorkOrderOut(
+        work_order_id=order.work_order_id,
+        call_id=order.call_id,
+        pbx=order.pbx,
+        state=order.state,
+        created_at=order.created_at,
+        due_at=order.due_at,
+        closed_at=order.closed_at,
+        reopened=order.reopened,
+        on_time=on_time,
+        category=category,
+    )
+
+
+class DispositionOut(CallOut):
+    """The record after a disposition, with (for a work order) the work order as stored."""
+
+    work_order: WorkOrderOut | None
+
+
+class WorkOrderStateIn(_In):
+    """Close a work order (on time or late follows from its due time) or reopen it (a
+    dissatisfied callback sends it back). It happens now: the API does not backdate."""
+
+    state: Literal["closed", "reopened"]
+    reason: Note | None = Field(default=None, description="kept in the audit log")
+
+
+class WorkOrderQuery(_In):
+    """Filters and paging of ``GET /api/work-orders`` (window on ``created_at``, half-open;
+    ``overdue=true``: not closed and past the due time now)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    state: WorkOrderState | None = None
+    pbx: str | None = Field(default=None, max_length=64)
+    call_id: str | None = Field(default=None, max_length=200)
+    overdue: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class WorkOrderPage(_Out):
+    """One page of work orders, oldest first."""
+
+    total: NonNegativeInt
+    offset: NonNegativeInt
+    limit: NonNegativeInt
+    items: list[WorkOrderOut]
 
 
 class WriteDone(_Out):
@@ -373,6 +507,7 @@ __all__ = [
     "CallPage",
     "CallQuery",
     "DispositionIn",
+    "DispositionOut",
     "ErrorBody",
     "FiguresOut",
     "Health",
@@ -386,8 +521,13 @@ __all__ = [
     "QueueOut",
     "TodayOut",
     "Totals",
+    "WorkOrderOut",
+    "WorkOrderPage",
+    "WorkOrderQuery",
+    "WorkOrderStateIn",
     "WriteDone",
     "call_of",
     "masked",
     "status_of",
+    "work_order_of",
 ]

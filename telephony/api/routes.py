@@ -8,14 +8,11 @@ import asyncio
 import csv
 import io
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Final
 
 from aiohttp import hdrs, web
-from sqlalchemy import Engine
 
 from storage.call_pages import CallFilter, page_calls
-from storage.queries import iter_calls
 from telephony.api import metrics
 from telephony.api.auth import Access, Principal
 from telephony.api.deps import (
@@ -26,31 +23,39 @@ from telephony.api.deps import (
     json_response,
     parse_query,
 )
+from telephony.api.kpi import handle_kpi
 from telephony.api.models import (
     AllStatus,
     CallOut,
     CallPage,
     CallQuery,
     DispositionIn,
+    DispositionOut,
     ErrorBody,
-    FiguresOut,
     Health,
-    KpiGroup,
     KpiQuery,
     KpiReport,
     PauseIn,
     PbxEntry,
     PbxStatus,
+    WorkOrderOut,
+    WorkOrderPage,
+    WorkOrderQuery,
+    WorkOrderStateIn,
     WriteDone,
     call_of,
     masked,
 )
 from telephony.api.openapi import Answer, Endpoint, Handler
 from telephony.api.wallboard import WALLBOARD_ENDPOINTS
+from telephony.api.work_orders import (
+    handle_work_order,
+    handle_work_order_state,
+    handle_work_orders,
+)
 from telephony.api.writes import handle_disposition, handle_pause
-from telephony.calls.record import EXPORT_FIELDS, CallRecord, Kind
+from telephony.calls.record import EXPORT_FIELDS
 from telephony.export import csv_cell
-from telephony.reports.kpi import Tally
 
 # --- read endpoints -------------------------------------------------------------------------------
 
@@ -165,7 +170,10 @@ async def handle_calls(request: web.Request, principal: Principal) -> web.Stream
     total, records = await in_thread(
         lambda: page_calls(engine, where, limit=query.limit, offset=query.offset)
     )
-    items = [call_of(r, show_numbers=principal.may_see_numbers) for r in records]
+    items = [
+        call_of(r, show_numbers=principal.may_see_numbers, category=category)
+        for r, category in records
+    ]
     if query.format == "csv":
         return web.Response(
             text=_csv(items),
@@ -174,56 +182,6 @@ async def handle_calls(request: web.Request, principal: Principal) -> web.Stream
             headers={"X-Total-Count": str(total)},
         )
     return json_response(CallPage(total=total, offset=query.offset, limit=query.limit, items=items))
-
-
-def _group_key(by: str, record: CallRecord, tz: tzinfo) -> str:
-    if by == "queue":
-        return record.queue or "(none)"
-    if by == "agent":
-        return record.agent or "(none)"
-    local = record.started_at.astimezone(tz) if record.started_at else None
-    if local is None:
-        return "(none)"
-    return local.date().isoformat() if by == "day" else f"{local.hour:02d}"
-
-
-def kpi_report(engine: Engine, query: KpiQuery, tz: tzinfo, service_level_s: float) -> KpiReport:
-    """KPIs of a period from the stored records, grouped (runs in a thread)."""
-    start = datetime.combine(query.from_, time(0), tz)
-    end = (
-        None
-        if query.to >= date.max
-        else datetime.combine(query.to + timedelta(days=1), time(0), tz)
-    )
-    total = Tally()
-    groups: dict[str, Tally] = {}
-    for record in iter_calls(engine, start=start, end=end, pbx=query.pbx):
-        if record.kind is not Kind.CITIZEN:
-            continue
-        total.add(record, service_level_s)
-        if query.by != "total":
-            key = _group_key(query.by, record, tz)
-            groups.setdefault(key, Tally()).add(record, service_level_s)
-    return KpiReport(
-        from_=query.from_,
-        to=query.to,
-        by=query.by,
-        total=FiguresOut.of(total.figures()),
-        groups=[
-            KpiGroup(key=key, figures=FiguresOut.of(t.figures()))
-            for key, t in sorted(groups.items())
-        ],
-    )
-
-
-async def handle_kpi(request: web.Request, principal: Principal) -> web.StreamResponse:
-    """KPIs of a period (GB/T 33358 definitions, see the README), in total and per queue, agent,
-    day or hour of day."""
-    deps = request.app[DEPS_KEY]
-    query = parse_query(request, KpiQuery)
-    engine = engine_of(deps)
-    report = await in_thread(lambda: kpi_report(engine, query, deps.tz, deps.service_level_s))
-    return json_response(report)
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -359,9 +317,11 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         Access.WRITE,
         _guard(Access.WRITE, handle_disposition),
         (
-            Answer(200, "the updated record", CallOut),
+            Answer(200, "the updated record, its category and work order", DispositionOut),
             *_errors(
-                (404, "no such finished call"), (503, "no database attached, or it is failing")
+                (404, "no such finished call"),
+                (409, "the work order id is another contact's, or its work order has moved on"),
+                (503, "no database attached, or it is failing"),
             ),
         ),
         body=DispositionIn,
@@ -386,8 +346,55 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         body=PauseIn,
         tag="writes",
     ),
+    Endpoint(
+        "GET",
+        "/api/work-orders",
+        "work_orders",
+        "Work orders",
+        Access.READ,
+        _guard(Access.READ, handle_work_orders),
+        (
+            Answer(200, "a page of work orders", WorkOrderPage),
+            *_errors((503, "no database attached, or it is failing")),
+        ),
+        query=WorkOrderQuery,
+        tag="work orders",
+    ),
+    Endpoint(
+        "GET",
+        "/api/work-orders/{work_order_id}",
+        "work_order",
+        "One work order",
+        Access.READ,
+        _guard(Access.READ, handle_work_order),
+        (
+            Answer(200, "the work order", WorkOrderOut),
+            *_errors((404, "no such work order"), (503, "no database attached, or it is failing")),
+        ),
+        path_params={"work_order_id": "the work order's id"},
+        tag="work orders",
+    ),
+    Endpoint(
+        "PATCH",
+        "/api/work-orders/{work_order_id}",
+        "set_work_order_state",
+        "Close or reopen a work order",
+        Access.WRITE,
+        _guard(Access.WRITE, handle_work_order_state),
+        (
+            Answer(200, "the work order as stored now", WorkOrderOut),
+            *_errors(
+                (404, "no such work order"),
+                (409, "its state does not allow it (closing a closed one, reopening an open one)"),
+                (503, "no database attached, or it is failing"),
+            ),
+        ),
+        body=WorkOrderStateIn,
+        path_params={"work_order_id": "the work order's id"},
+        tag="work orders",
+    ),
     *WALLBOARD_ENDPOINTS,
 )
 
 
-__all__ = ["ENDPOINTS", "OPENAPI_KEY", "kpi_report"]
+__all__ = ["ENDPOINTS", "OPENAPI_KEY"]

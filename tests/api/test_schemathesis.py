@@ -11,6 +11,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,15 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from storage import make_engine, migrate
+from storage.call_pages import set_disposition
+from storage.workorders import WorkOrderState, move_work_order
 from storage.writer import CallWriter
 from telephony.ami.actions import Action
 from telephony.ami.codec import AmiCodec, Frame
 from telephony.ami.connection import ActionError
 from telephony.api.routes import OPENAPI_KEY
 from telephony.api.server import create_app, start_server, stop_server
-from telephony.calls.record import CallRecord
+from telephony.calls.record import CallRecord, Disposition
 from tests.api.conftest import NUMBERS, READ, WRITE, FakeLive
 
 
@@ -64,6 +67,20 @@ def api_url(
     migrate(engine)
     records: list[CallRecord] = [_make_call(n) for n in range(1, 6)]
     CallWriter(engine).write(records)
+    # Work orders (one closed on time, one open) and a category, so the lists have items to
+    # check against the document.
+    set_disposition(engine, records[0].call_id, Disposition.ON_SPOT, None, category="供水")
+    for n, record in enumerate(records[1:3], start=1):
+        assert record.ended_at is not None
+        set_disposition(
+            engine,
+            record.call_id,
+            Disposition.WORK_ORDER,
+            f"WO-{n}",
+            category="roads",
+            due_at=record.ended_at + timedelta(days=5),
+        )
+    move_work_order(engine, "WO-1", WorkOrderState.CLOSED, datetime.now(UTC))
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     box: dict[str, Any] = {}
