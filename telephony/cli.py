@@ -130,6 +130,7 @@ def _replay_into(
     tracker_config: TrackerConfig,
 ) -> int:
     from storage.writer import CallWriter
+    from telephony.ami.codec import skipping
     from telephony.amilog.replay import ReplayError, paced, replay
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker
@@ -151,7 +152,10 @@ def _replay_into(
     status = 0
     summary = None
     try:
-        with _progress(sum(p.stat().st_size for p in paths)) as progress:
+        with (
+            _progress(sum(p.stat().st_size for p in paths)) as progress,
+            skipping(pipeline.prefilter),  # frames the pipeline would drop are never built
+        ):
             summary = replay(paths, pipeline, progress=progress, pace=pace)
     except ReplayError as exc:
         print(f"hotline replay: error: {exc}", file=sys.stderr)

@@ -6,6 +6,12 @@ and those with a header rule (the chatty CEL, VarSet and Newexten families, abou
 traffic) are kept only when that one header, read straight from the raw bytes, matches. The
 first frame of an event named in the interest's ``presence`` is reported (``tracker.saw``) even
 when its rule drops it; CEL and Cdr frames move the stream clock whether kept or not.
+
+A codec can drop what the pipeline would drop anyway before any Frame is built:
+:attr:`Pipeline.prefilter` is the tracker's interest widened by what the pipeline reads for
+itself (:meth:`Pipeline.codec_interest`); ``hotline replay`` reads its logs inside
+``codec.skipping(pipeline.prefilter)``, and :meth:`Pipeline.finish` adds the frames the codecs
+skipped to the counts, so the summary is the same either way.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from dataclasses import dataclass
 from telephony.ami import events as ev
 from telephony.ami.codec import Frame, FrameKind
 from telephony.ami.events import DECODERS, Event
+from telephony.ami.prefilter import Prefilter
 from telephony.calls.clock import OWN_CLOCK_EVENTS, StreamClock
+from telephony.calls.interest import Interest
 from telephony.calls.record import CallRecord, CloseReason
 from telephony.calls.tracker import CallTracker
 
@@ -70,6 +78,25 @@ class Pipeline:
         self._observe_only = {name: DECODERS[name] for name in observe_only if name in DECODERS}
         self._channels: list[ev.CoreShowChannel] = []
         self._entries: list[ev.QueueEntry] = []
+        self.prefilter = Prefilter(self.codec_interest())
+        self._skipped_counted = 0
+
+    def codec_interest(self) -> Interest:
+        """What a codec may keep back from this pipeline without changing anything it does: the
+        tracker's interest plus what the pipeline reads for itself, unconditionally (resync list
+        items, ``observe_only`` events, and CEL and Cdr, whose every frame moves the clock).
+        Observers see only events decoded for the tracker, so they widen nothing."""
+        own = Interest(frozenset({*_RESYNC_ITEMS, *self._observe_only, *OWN_CLOCK_EVENTS}))
+        return self.tracker.interest.union(own)
+
+    def count_skipped(self) -> None:
+        """Add the event frames codecs dropped through :attr:`prefilter` to the counts (as if
+        fed and skipped here)."""
+        new = self.prefilter.skipped - self._skipped_counted
+        if new:
+            self._skipped_counted += new
+            self.stats.frames += new
+            self.stats.events += new
 
     def feed(self, frame: Frame) -> None:
         """Process one frame."""
@@ -150,6 +177,7 @@ class Pipeline:
 
     def finish(self, reason: CloseReason = CloseReason.END_OF_LOG) -> None:
         """Close every contact still open (end of a replayed log)."""
+        self.count_skipped()
         done = self.tracker.close_all(reason, self.clock.now)
         if done:
             self.stats.records += len(done)

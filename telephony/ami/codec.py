@@ -39,6 +39,8 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any, Protocol, cast
 
@@ -257,6 +259,25 @@ class SkipFilter(Protocol):
     def passes_raw(self, name: str, raw: bytes) -> bool:
         """Whether the event frame ``name`` with bytes ``raw`` is handed on."""
 
+    def count_skipped(self, n: int) -> None:
+        """``n`` more frames were skipped by a codec using this filter."""
+
+
+# The skip filter of codecs made without one (see :func:`skipping`).
+_default_skip: ContextVar[SkipFilter | None] = ContextVar("hotline_default_skip", default=None)
+
+
+@contextmanager
+def skipping(skip: SkipFilter | None) -> Iterator[None]:
+    """Codecs made inside this block without a ``skip`` of their own use ``skip``: how a caller
+    that does not build the codec itself (``hotline replay`` → ``amilog.replay``) has frames
+    dropped in the split. The filter counts what every such codec skipped."""
+    token = _default_skip.set(skip)
+    try:
+        yield
+    finally:
+        _default_skip.reset(token)
+
 
 class AmiCodec:
     """Incremental AMI frame parser (one per connection or log file)."""
@@ -266,10 +287,15 @@ class AmiCodec:
     ) -> None:
         """``skip`` (a :class:`~telephony.ami.prefilter.Prefilter`): event frames it does not
         keep are counted in :attr:`skipped` instead of returned, when the fast path splits them
-        (frames of unusual streams are returned anyway: the consumer still filters)."""
+        (frames of unusual streams are returned anyway: the consumer still filters).
+
+        Nothing is skipped before the codec has split its first frame, so a reader probing
+        whether a file is AMI at all (its first frame) sees the same thing with or without
+        ``skip``. Without ``skip``, the one set by :func:`skipping` applies, if any."""
         self.max_frame_bytes = max_frame_bytes
-        self.skip = skip
+        self.skip = skip if skip is not None else _default_skip.get()
         self.skipped = 0
+        self._armed = False  # skipping starts once a first frame was split
         self._buf = bytearray()
         self._pos = 0  # start of the unparsed part of _buf
         self._consumed = 0  # stream offset of _buf[0]
@@ -352,7 +378,10 @@ class AmiCodec:
         :class:`TruncatedStream` once at end of stream if a partial frame is left.
         """
         if not self._ready and not self._fill_fast():
-            return self._next_careful()
+            frame = self._next_careful()
+            if frame is not None:
+                self._armed = True
+            return frame
         item = self._ready.popleft()
         if isinstance(item, ProtocolError):
             self._errors -= 1
@@ -383,8 +412,9 @@ class AmiCodec:
         """
         if not self._crlf or self._skipping:
             return False
+        skip = self.skip if self._armed else None
         if _c_fill is not None:
-            keep = None if self.skip is None else self.skip.compiled
+            keep = None if skip is None else skip.compiled
             out = _c_fill(
                 self._buf, self._pos, self._consumed, self.frames, self.max_frame_bytes, keep
             )
@@ -393,9 +423,14 @@ class AmiCodec:
             if out is not ...:  # Ellipsis: a Follows body, decided below
                 items, self._pos, self.frames, banner, errors, skipped = out
                 self._errors += errors
-                self.skipped += skipped
+                if skipped:
+                    self.skipped += skipped
+                    assert skip is not None
+                    skip.count_skipped(skipped)
                 if banner is not None:
                     self.banner = banner
+                if not self._armed and len(items) > errors:
+                    self._armed = True
                 self._ready.extend(items)
                 return bool(self._ready)
         buf = self._buf
@@ -414,7 +449,7 @@ class AmiCodec:
         ready = self._ready
         limit = self.max_frame_bytes
         index = self.frames
-        skip = self.skip
+        skipped = 0
         event = FrameKind.EVENT
         for raw in parts:
             size = len(raw) + 4
@@ -426,7 +461,7 @@ class AmiCodec:
                     ready.append(_oversized(len(raw), limit, offset, index))
                     self._errors += 1
                 elif skip is not None and not skip.passes_raw(name, raw):
-                    self.skipped += 1
+                    skipped += 1
                 else:
                     ready.append(Frame(raw, event, name, index, offset))
                 offset += size
@@ -466,6 +501,12 @@ class AmiCodec:
                 ready.append(Frame(raw, kind, name, index, offset))
             offset += size
         self.frames = index
+        if skipped:
+            self.skipped += skipped
+            assert skip is not None
+            skip.count_skipped(skipped)
+        if not self._armed and len(ready) > self._errors:
+            self._armed = True
         return bool(ready)
 
     @staticmethod

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from telephony.ami import codec
 from telephony.ami.codec import AmiCodec, ProtocolError
 from telephony.ami.prefilter import Prefilter
+from telephony.amilog.replay import replay
 from telephony.calls.clock import StreamClock
 from telephony.calls.interest import HeaderRule, Interest
 from telephony.calls.record import CallRecord
@@ -348,3 +349,42 @@ def test_prefilter_agrees(name: str, value: str, header: str, present: bool, cr:
         got = Prefilter(interest).keeps(frame)
     assert got == expected
     assert expected == interest.keeps(name, lambda h: frame.get(h) if h in frame.headers else None)
+
+
+def _replayed(path: Any, skip: bool) -> tuple[list[Any], list[CallRecord], Any, int]:
+    """``hotline replay``'s path: amilog.replay over the file, with or without the pipeline's
+    prefilter in the codec."""
+    records: list[CallRecord] = []
+    events: list[Any] = []
+    pipeline = Pipeline(
+        CallTracker(TrackerConfig(pbx="diff")),
+        StreamClock("UTC"),
+        records.extend,
+        observers=[events.append],
+    )
+    with codec.skipping(pipeline.prefilter if skip else None):
+        summary = replay([path], pipeline)
+    return events, records, (summary.frames, summary.events, summary.records), pipeline.clock.now
+
+
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("name", ["python", "c"])
+def test_skipping_in_the_codec_changes_nothing(path: Any, name: str) -> None:
+    if name == "c" and not COMPILED:
+        pytest.skip("the compiled core is not built here")
+    with using(name):
+        full = _replayed(path, skip=False)
+        skipped = _replayed(path, skip=True)
+    assert skipped == full
+    assert full[2][0] > 0, "the capture gave no frames"
+
+
+def test_the_codec_skips_nothing_before_its_first_frame(tmp_path: Any) -> None:
+    # A log made only of frames the tracker ignores is still an AMI log (replay's probe).
+    log_file = tmp_path / "ignored.log"
+    log_file.write_bytes(b"Event: DeviceStateChange\r\nDevice: PJSIP/1\r\nState: INUSE\r\n\r\n" * 3)
+    pipeline = Pipeline(CallTracker(TrackerConfig(pbx="diff")), StreamClock("UTC"), print)
+    with codec.skipping(pipeline.prefilter):
+        summary = replay([log_file], pipeline)
+    assert (summary.frames, summary.events, summary.records) == (3, 3, 0)
+    assert pipeline.prefilter.skipped == 0
