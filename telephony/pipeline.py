@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from telephony.ami import events as ev
 from telephony.ami.codec import Frame, FrameKind
-from telephony.ami.events import DECODERS, Event
+from telephony.ami.events import DECODERS, Event, fast_decoders
 from telephony.ami.prefilter import Prefilter
 from telephony.calls.clock import OWN_CLOCK_EVENTS, StreamClock
 from telephony.calls.interest import Interest
@@ -71,11 +71,13 @@ class Pipeline:
         self.observers = list(observers)
         self.stats = PipelineStats()
         interest = tracker.interest
-        self._decoders = {name: DECODERS[name] for name in interest.events if name in DECODERS}
+        decoders = fast_decoders()  # compiled with the compiled codec
+        self._decoders = {name: decoders[name] for name in interest.events if name in decoders}
+        self._time_of = clock.fast_time_of()
         # Per event name with a header rule: the rule as a test on the frame's raw bytes.
         self._rules = {name: rule.raw_test() for name, rule in interest.rules.items()}
         self._unseen = set(interest.presence)  # reported to the tracker at first sight
-        self._observe_only = {name: DECODERS[name] for name in observe_only if name in DECODERS}
+        self._observe_only = {name: decoders[name] for name in observe_only if name in decoders}
         self._channels: list[ev.CoreShowChannel] = []
         self._entries: list[ev.QueueEntry] = []
         self.prefilter = Prefilter(self.codec_interest())
@@ -106,7 +108,7 @@ class Pipeline:
         """Process frames in order (the hot loop: attribute lookups hoisted out of it)."""
         stats = self.stats
         tracker = self.tracker
-        time_of = self.clock.time_of
+        time_of = self._time_of
         decoders = self._decoders
         rules = self._rules
         unseen = self._unseen

@@ -432,6 +432,289 @@ static PyObject *cc_keeps(PyObject *self, PyObject *args) {
     return Py_NewRef(ok ? Py_True : Py_False);
 }
 
+
+/* ---------------------------------------------------------------- typed events
+ *
+ * decoder(cls, fields) -> a callable decode(frame, time) ~ the decoders events.py generates:
+ * cls is a frozen __slots__ dataclass; fields is its table, generated in events.py from the
+ * dataclass fields (the same table the Python decoders are generated from): a tuple of
+ * (slot name, header names in order of preference, conversion) with conversion 0 str, 1 int,
+ * 2 float, 3 the frame's whole header dict. The event is allocated here and its slots filled
+ * through their offsets, as for Frame.
+ */
+
+typedef struct {
+    Py_ssize_t offset;
+    int conv;
+    PyObject *headers; /* tuple of str */
+} DecField;
+
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *cls;
+    Py_ssize_t off_name, off_time, off_index;
+    Py_ssize_t n;
+    DecField *fields;
+    vectorcallfunc vectorcall;
+} DecoderObject;
+
+static int slot_offset(PyObject *type, const char *name, Py_ssize_t *out);
+
+/* The frame's header dict (borrowed from the frame), parsed and cached as Frame._parse does. */
+static PyObject *frame_headers(PyObject *frame) {
+    PyObject *headers = SLOT(frame, off_headers);
+    if (headers != NULL && headers != Py_None) return headers;
+    PyObject *raw = SLOT(frame, off_raw);
+    PyObject *parsed = PyBytes_Check(raw) ? cc_parse_headers(NULL, raw) : Py_NewRef(Py_None);
+    if (parsed == NULL) return NULL;
+    if (parsed == Py_None) {
+        /* Unusual frame: the Python property decides (slow path, MalformedFrame). */
+        Py_DECREF(parsed);
+        PyObject *got = PyObject_GetAttrString(frame, "headers");
+        if (got == NULL) return NULL;
+        Py_DECREF(got); /* the frame keeps it */
+        return SLOT(frame, off_headers);
+    }
+    Py_XSETREF(SLOT(frame, off_headers), parsed);
+    return parsed;
+}
+
+static PyObject *convert(PyObject *value, int conv) {
+    PyObject *out;
+    if (conv == 1) {
+        out = PyLong_FromUnicodeObject(value, 10);
+    } else if (conv == 2) {
+        out = PyFloat_FromString(value);
+    } else {
+        return Py_NewRef(value);
+    }
+    if (out == NULL && PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyErr_Clear();
+        out = Py_NewRef(Py_None);
+    }
+    return out;
+}
+
+static PyObject *decoder_call(PyObject *callable, PyObject *const *args, size_t nargsf,
+                              PyObject *kwnames) {
+    DecoderObject *d = (DecoderObject *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 2 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "decode(frame, time)");
+        return NULL;
+    }
+    PyObject *frame = args[0], *time = args[1];
+    if (!PyObject_TypeCheck(frame, frame_type)) {
+        PyErr_SetString(PyExc_TypeError, "decode(): not a Frame");
+        return NULL;
+    }
+    PyObject *headers = frame_headers(frame);
+    if (headers == NULL) return NULL;
+    Py_INCREF(headers);
+    PyObject *event = d->cls->tp_alloc(d->cls, 0);
+    if (event == NULL) {
+        Py_DECREF(headers);
+        return NULL;
+    }
+    SLOT(event, d->off_name) = Py_NewRef(SLOT(frame, off_name));
+    SLOT(event, d->off_time) = Py_NewRef(time);
+    SLOT(event, d->off_index) = Py_NewRef(SLOT(frame, off_index));
+    for (Py_ssize_t i = 0; i < d->n; i++) {
+        DecField *f = &d->fields[i];
+        PyObject *out;
+        if (f->conv == 3) {
+            out = Py_NewRef(headers);
+        } else {
+            PyObject *value = NULL;
+            Py_ssize_t nh = PyTuple_GET_SIZE(f->headers);
+            for (Py_ssize_t k = 0; k < nh && value == NULL; k++) {
+                value = PyDict_GetItemWithError(headers, PyTuple_GET_ITEM(f->headers, k));
+                if (value == NULL && PyErr_Occurred()) goto error;
+            }
+            out = value == NULL ? Py_NewRef(Py_None) : convert(value, f->conv);
+            if (out == NULL) goto error;
+        }
+        SLOT(event, f->offset) = out;
+    }
+    Py_DECREF(headers);
+    return event;
+error:
+    Py_DECREF(headers);
+    Py_DECREF(event);
+    return NULL;
+}
+
+static void decoder_dealloc(DecoderObject *d) {
+    PyObject_GC_UnTrack(d);
+    for (Py_ssize_t i = 0; i < d->n; i++) Py_XDECREF(d->fields[i].headers);
+    PyMem_Free(d->fields);
+    Py_XDECREF(d->cls);
+    Py_TYPE(d)->tp_free((PyObject *)d);
+}
+
+static int decoder_traverse(DecoderObject *d, visitproc visit, void *arg) {
+    Py_VISIT(d->cls);
+    return 0;
+}
+
+static PyObject *decoder_repr(DecoderObject *d) {
+    return PyUnicode_FromFormat("<compiled decoder of %s>", d->cls->tp_name);
+}
+
+static PyTypeObject DecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "telephony.ami._ccodec.Decoder",
+    .tp_basicsize = sizeof(DecoderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(DecoderObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)decoder_dealloc,
+    .tp_traverse = (traverseproc)decoder_traverse,
+    .tp_repr = (reprfunc)decoder_repr,
+};
+
+static PyObject *cc_decoder(PyObject *self, PyObject *args) {
+    PyObject *cls, *fields;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &cls, &PyTuple_Type, &fields)) return NULL;
+    if (frame_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_ccodec.setup() was not called");
+        return NULL;
+    }
+    DecoderObject *d = PyObject_GC_New(DecoderObject, &DecoderType);
+    if (d == NULL) return NULL;
+    d->cls = (PyTypeObject *)Py_NewRef(cls);
+    d->n = 0;
+    d->fields = NULL;
+    d->vectorcall = decoder_call;
+    Py_ssize_t n = PyTuple_GET_SIZE(fields);
+    d->fields = PyMem_Calloc(n ? (size_t)n : 1, sizeof(DecField));
+    if (d->fields == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    if (slot_offset(cls, "name", &d->off_name) < 0 || slot_offset(cls, "time", &d->off_time) < 0 ||
+        slot_offset(cls, "index", &d->off_index) < 0)
+        goto error;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *slot;
+        PyObject *headers;
+        int conv;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, i), "sO!i", &slot, &PyTuple_Type, &headers,
+                              &conv))
+            goto error;
+        if (conv < 0 || conv > 3) {
+            PyErr_Format(PyExc_ValueError, "decoder(): conversion %d of %s", conv, slot);
+            goto error;
+        }
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(headers); k++) {
+            if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(headers, k))) {
+                PyErr_SetString(PyExc_TypeError, "decoder(): header names are str");
+                goto error;
+            }
+        }
+        if (slot_offset(cls, slot, &d->fields[i].offset) < 0) goto error;
+        d->fields[i].conv = conv;
+        d->fields[i].headers = Py_NewRef(headers);
+        d->n = i + 1;
+    }
+    /* Every slot of the class must be filled: name, time, index and the fields. */
+    PyObject_GC_Track(d);
+    return (PyObject *)d;
+error:
+    PyObject_GC_Track(d);
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- the stream clock
+ *
+ * time_of(clock, frame) ~ StreamClock.time_of (clock.py): Timestamp header, else the receive
+ * stamp, else CEL EventTime / Cdr EndTime through clock.local_to_epoch (Python: zone, cache),
+ * never backwards, else the clock. clock.now is read and written as an attribute.
+ */
+
+static PyObject *str_now, *str_local_to_epoch, *str_cel, *str_cdr;
+
+static int set_now(PyObject *clock, PyObject *value) {
+    return PyObject_SetAttr(clock, str_now, value);
+}
+
+static PyObject *cc_time_of(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyObject_TypeCheck(args[1], frame_type)) {
+        PyErr_SetString(PyExc_TypeError, "time_of(clock, frame)");
+        return NULL;
+    }
+    PyObject *clock = args[0], *frame = args[1];
+    PyObject *raw = SLOT(frame, off_raw);
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "time_of(): frame.raw is not bytes");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(raw);
+    Py_ssize_t n = PyBytes_GET_SIZE(raw);
+    PyObject *stamp = find_value(p, n, "Timestamp", 9);
+    if (stamp == NULL) return NULL;
+    if (stamp != Py_None) {
+        PyObject *value = PyFloat_FromString(stamp);
+        Py_DECREF(stamp);
+        if (value != NULL) {
+            if (set_now(clock, value) < 0) {
+                Py_DECREF(value);
+                return NULL;
+            }
+            return value;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
+        PyErr_Clear();
+    } else {
+        Py_DECREF(stamp);
+    }
+    PyObject *received = SLOT(frame, off_received);
+    if (received != NULL && received != Py_None) {
+        if (set_now(clock, received) < 0) return NULL;
+        return Py_NewRef(received);
+    }
+    PyObject *name = SLOT(frame, off_name);
+    const char *header = NULL;
+    Py_ssize_t hlen = 0;
+    if (PyUnicode_Check(name)) {
+        int cel = PyUnicode_Compare(name, str_cel) == 0;
+        if (!cel && PyUnicode_Compare(name, str_cdr) == 0) {
+            header = "EndTime";
+            hlen = 7;
+        } else if (cel) {
+            header = "EventTime";
+            hlen = 9;
+        }
+        if (PyErr_Occurred()) return NULL;
+    }
+    if (header != NULL) {
+        PyObject *text = find_value(p, n, header, hlen);
+        if (text == NULL) return NULL;
+        if (text != Py_None && PyUnicode_GET_LENGTH(text) > 0) {
+            PyObject *value = PyObject_CallMethodOneArg(clock, str_local_to_epoch, text);
+            Py_DECREF(text);
+            if (value == NULL) return NULL;
+            if (value != Py_None) {
+                PyObject *now = PyObject_GetAttr(clock, str_now);
+                if (now == NULL) {
+                    Py_DECREF(value);
+                    return NULL;
+                }
+                int later = now == Py_None ? 1 : PyObject_RichCompareBool(value, now, Py_GT);
+                Py_DECREF(now);
+                if (later < 0 || (later && set_now(clock, value) < 0)) {
+                    Py_DECREF(value);
+                    return NULL;
+                }
+            }
+            Py_DECREF(value);
+        } else {
+            Py_DECREF(text);
+        }
+    }
+    return PyObject_GetAttr(clock, str_now);
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static int slot_offset(PyObject *type, const char *name, Py_ssize_t *out) {
@@ -478,6 +761,9 @@ static PyMethodDef methods[] = {
     {"parse_headers", cc_parse_headers, METH_O, "parse_headers(raw) -> dict | None"},
     {"find", cc_find, METH_VARARGS, "find(raw, name) -> str | None"},
     {"keeps", cc_keeps, METH_VARARGS, "keeps(compiled, name, raw) -> bool"},
+    {"decoder", cc_decoder, METH_VARARGS, "decoder(cls, fields) -> decode(frame, time)"},
+    {"time_of", (PyCFunction)(void (*)(void))cc_time_of, METH_FASTCALL,
+     "time_of(clock, frame) -> float | None"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -485,4 +771,12 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_ccodec", "The compiled AMI core (see codec.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__ccodec(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__ccodec(void) {
+    if (PyType_Ready(&DecoderType) < 0) return NULL;
+    str_now = PyUnicode_InternFromString("now");
+    str_local_to_epoch = PyUnicode_InternFromString("local_to_epoch");
+    str_cel = PyUnicode_InternFromString("CEL");
+    str_cdr = PyUnicode_InternFromString("Cdr");
+    if (!str_now || !str_local_to_epoch || !str_cel || !str_cdr) return NULL;
+    return PyModule_Create(&module);
+}

@@ -636,6 +636,7 @@ _c_fill: Callable[[bytearray, int, int, int, int, Any], Any] | None = None
 _c_parse: Callable[[bytes], dict[str, str] | None] | None = None
 _c_find: Callable[[bytes, bytes], str | None] | None = None
 _c_keeps: Callable[[Any, str, bytes], bool] | None = None
+_c_module: Any = None
 _why = ""
 _announced = False
 
@@ -666,7 +667,7 @@ def set_codec(choice: str) -> str:
     Returns the one now in use. Asking for ``"c"`` when it is missing falls back to Python with a
     warning (the daemon keeps running; :func:`codec_name` tells).
     """
-    global _c_fill, _c_parse, _c_find, _c_keeps, _why
+    global _c_fill, _c_parse, _c_find, _c_keeps, _c_module, _why
     choice = choice.strip().lower() or "auto"
     if choice not in ("c", "python", "auto"):
         log.warning("%s=%r is not c, python or auto; using auto", CODEC_ENV, choice)
@@ -676,6 +677,7 @@ def set_codec(choice: str) -> str:
         _why = f"{CODEC_ENV}=python"
     elif module is None and choice == "c":
         log.warning("%s=c but the %s; using the pure-Python codec", CODEC_ENV, _why)
+    _c_module = module
     if module is None:
         _c_fill = _c_parse = _c_find = _c_keeps = None
         return "python"
@@ -687,6 +689,12 @@ def set_codec(choice: str) -> str:
     )
     _why = ""
     return "c"
+
+
+def compiled_core() -> Any:
+    """The compiled core module when it is the codec in use (its typed-event decoders and
+    stream clock serve ``events.fast_decoders`` and ``StreamClock.fast_time_of``), else None."""
+    return _c_module
 
 
 def compiled_available() -> bool:
