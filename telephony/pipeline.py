@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from telephony.ami import events as ev
 from telephony.ami.codec import Frame, FrameKind
-from telephony.ami.events import DECODERS, Event, fast_decoders
+from telephony.ami.events import DECODERS, Decoder, Event, fast_decoders
 from telephony.ami.prefilter import Prefilter
 from telephony.calls.clock import OWN_CLOCK_EVENTS, StreamClock
 from telephony.calls.interest import Interest
@@ -76,6 +76,11 @@ class Pipeline:
         self._time_of = clock.fast_time_of()
         # Per event name with a header rule: the rule as a test on the frame's raw bytes.
         self._rules = {name: rule.raw_test() for name, rule in interest.rules.items()}
+        # Per event name the tracker reads: (decoder, raw-bytes rule or None, moves the clock).
+        self._plans: dict[str, tuple[Decoder, Callable[[bytes], bool] | None, bool]] = {
+            name: (decoder, self._rules.get(name), name in OWN_CLOCK_EVENTS)
+            for name, decoder in self._decoders.items()
+        }
         self._unseen = set(interest.presence)  # reported to the tracker at first sight
         self._observe_only = {name: decoders[name] for name in observe_only if name in decoders}
         self._channels: list[ev.CoreShowChannel] = []
@@ -105,59 +110,68 @@ class Pipeline:
         self.feed_many((frame,))
 
     def feed_many(self, frames: Iterable[Frame]) -> None:
-        """Process frames in order (the hot loop: attribute lookups hoisted out of it)."""
+        """Process frames in order (the hot loop: one lookup per event name, counters kept in
+        locals and added to :attr:`stats` even when a frame raises)."""
         stats = self.stats
         tracker = self.tracker
         time_of = self._time_of
-        decoders = self._decoders
-        rules = self._rules
+        plans = self._plans
         unseen = self._unseen
         sink = self.sink
         observers = self.observers
         event_kind = FrameKind.EVENT
-        for frame in frames:
-            stats.frames += 1
-            if frame.kind is not event_kind:
-                if frame.kind is FrameKind.RESPONSE:
-                    stats.responses += 1
-                    if b"Ping: Pong" in frame.raw:
-                        # The keepalive's answer carries the PBX's time: a tick for contacts
-                        # waiting on a grace period when no event comes.
-                        now = time_of(frame)
-                        if now is not None and (done := tracker.tick(now)):
-                            stats.records += len(done)
-                            sink(done)
-                continue
-            stats.events += 1
-            name = frame.name
-            if unseen and name in unseen:
-                unseen.discard(name)
-                tracker.saw(name)
-            own_clock = name in OWN_CLOCK_EVENTS
-            if own_clock:
-                time = time_of(frame)  # CEL/Cdr carry the PBX clock: it moves, kept or not
-            decoder = decoders.get(name)
-            if decoder is None:
-                if name in _RESYNC_ITEMS:
-                    self._resync_item(frame)
-                elif name in self._observe_only:
-                    extra = self._observe_only[name](frame, time_of(frame))
-                    for observer in observers:
-                        observer(extra)
-                continue
-            keep = rules.get(name)
-            if keep is not None and not keep(frame.raw):
-                continue
-            if not own_clock:
-                time = time_of(frame)
-            event = decoder(frame, time)
-            stats.decoded += 1
-            for observer in observers:
-                observer(event)
-            done = tracker.handle(event)
-            if done:
-                stats.records += len(done)
-                sink(done)
+        n_frames = n_events = n_decoded = 0
+        try:
+            for frame in frames:
+                n_frames += 1
+                if frame.kind is not event_kind:
+                    if frame.kind is FrameKind.RESPONSE:
+                        stats.responses += 1
+                        if b"Ping: Pong" in frame.raw:
+                            # The keepalive's answer carries the PBX's time: a tick for
+                            # contacts waiting on a grace period when no event comes.
+                            now = time_of(frame)
+                            if now is not None and (done := tracker.tick(now)):
+                                stats.records += len(done)
+                                sink(done)
+                    continue
+                n_events += 1
+                name = frame.name
+                if unseen and name in unseen:
+                    unseen.discard(name)
+                    tracker.saw(name)
+                plan = plans.get(name)
+                if plan is None:
+                    if name in OWN_CLOCK_EVENTS:
+                        time_of(frame)  # CEL/Cdr carry the PBX clock: it moves, kept or not
+                    if name in _RESYNC_ITEMS:
+                        self._resync_item(frame)
+                    elif name in self._observe_only:
+                        extra = self._observe_only[name](frame, time_of(frame))
+                        for observer in observers:
+                            observer(extra)
+                    continue
+                decoder, keep, own_clock = plan
+                if own_clock:
+                    time = time_of(frame)  # moves the clock whether the frame is kept or not
+                    if keep is not None and not keep(frame.raw):
+                        continue
+                else:
+                    if keep is not None and not keep(frame.raw):
+                        continue
+                    time = time_of(frame)
+                event = decoder(frame, time)
+                n_decoded += 1
+                for observer in observers:
+                    observer(event)
+                done = tracker.handle(event)
+                if done:
+                    stats.records += len(done)
+                    sink(done)
+        finally:
+            stats.frames += n_frames
+            stats.events += n_events
+            stats.decoded += n_decoded
 
     def _resync_item(self, frame: Frame) -> None:
         action_id = frame.find(b"ActionID")

@@ -715,6 +715,49 @@ static PyObject *cc_time_of(PyObject *self, PyObject *const *args, Py_ssize_t na
     return PyObject_GetAttr(clock, str_now);
 }
 
+
+/* ---------------------------------------------------------------- a header rule on raw bytes
+ *
+ * rule_test(key, equals, prefixes, raw) ~ HeaderRule.raw_test(): key is b"\n" + header + b": ";
+ * the value runs to the next "\n" with one trailing "\r" dropped, and is kept when it is in
+ * equals (a frozenset of bytes) or starts with one of prefixes (a tuple of bytes).
+ */
+static PyObject *cc_rule_test(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyAnySet_Check(args[1]) ||
+        !PyTuple_Check(args[2]) || !PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "rule_test(key, equals, prefixes, raw)");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(args[3]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[3]);
+    Py_ssize_t klen = PyBytes_GET_SIZE(args[0]);
+    Py_ssize_t pos = find_bytes(p, n, PyBytes_AS_STRING(args[0]), klen);
+    if (pos < 0) Py_RETURN_FALSE;
+    pos += klen;
+    const char *nl = memchr(p + pos, '\n', (size_t)(n - pos));
+    Py_ssize_t end = nl ? (Py_ssize_t)(nl - p) : n;
+    if (end > pos && p[end - 1] == '\r') end--;
+    Py_ssize_t vlen = end - pos;
+    PyObject *prefixes = args[2];
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
+        if (!PyBytes_Check(prefix)) {
+            PyErr_SetString(PyExc_TypeError, "rule_test(): prefixes are bytes");
+            return NULL;
+        }
+        Py_ssize_t m = PyBytes_GET_SIZE(prefix);
+        if (m <= vlen && memcmp(p + pos, PyBytes_AS_STRING(prefix), (size_t)m) == 0)
+            Py_RETURN_TRUE;
+    }
+    if (PySet_GET_SIZE(args[1]) == 0) Py_RETURN_FALSE;
+    PyObject *value = PyBytes_FromStringAndSize(p + pos, vlen);
+    if (value == NULL) return NULL;
+    int in = PySet_Contains(args[1], value);
+    Py_DECREF(value);
+    if (in < 0) return NULL;
+    return Py_NewRef(in ? Py_True : Py_False);
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static int slot_offset(PyObject *type, const char *name, Py_ssize_t *out) {
@@ -761,6 +804,8 @@ static PyMethodDef methods[] = {
     {"parse_headers", cc_parse_headers, METH_O, "parse_headers(raw) -> dict | None"},
     {"find", cc_find, METH_VARARGS, "find(raw, name) -> str | None"},
     {"keeps", cc_keeps, METH_VARARGS, "keeps(compiled, name, raw) -> bool"},
+    {"rule_test", (PyCFunction)(void (*)(void))cc_rule_test, METH_FASTCALL,
+     "rule_test(key, equals, prefixes, raw) -> bool"},
     {"decoder", cc_decoder, METH_VARARGS, "decoder(cls, fields) -> decode(frame, time)"},
     {"time_of", (PyCFunction)(void (*)(void))cc_time_of, METH_FASTCALL,
      "time_of(clock, frame) -> float | None"},

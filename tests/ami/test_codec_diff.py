@@ -18,7 +18,9 @@ import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -541,3 +543,55 @@ def test_the_compiled_stream_clock_agrees(frames: list[Any], tz: str) -> None:
         assert isinstance(StreamClock(tz).fast_time_of(), functools.partial)
         got = _clock_run(frames, tz)
     assert repr(got) == repr(expected)  # repr: "Timestamp: nan" gives NaN on both sides
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.binary(max_size=12),
+    tail=st.sampled_from([b"", b"\r", b"\r\r", b"\r\nNext: x"]),
+    header=st.sampled_from([b"Variable", b"EventName", b"Other"]),
+    rule=st.sampled_from(
+        [
+            HeaderRule("Variable", prefixes=("HOTLINE_", "")),
+            HeaderRule("Variable", equals=frozenset({"A", "HOTLINE_X"}), prefixes=("HOT",)),
+            HeaderRule("EventName", equals=frozenset({"HANGUP", "é"})),
+            HeaderRule("EventName"),
+        ]
+    ),
+)
+def test_raw_rule_tests_agree(value: bytes, tail: bytes, header: bytes, rule: HeaderRule) -> None:
+    raw = b"Event: X\r\n" + header + b": " + value + tail
+    with using("python"):
+        expected = rule.raw_test()(raw)
+    with using("c"):
+        assert isinstance(rule.raw_test(), functools.partial)
+        got = rule.raw_test()(raw)
+    assert got == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(
+        st.builds(
+            "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format,
+            st.integers(0, 2100),
+            st.integers(0, 13),
+            st.integers(0, 32),
+            st.integers(0, 25),
+            st.integers(0, 61),
+            st.integers(0, 62),
+        ),
+        st.text(st.sampled_from("0123456789- :.٣"), min_size=17, max_size=21),
+    ),
+    tz=st.sampled_from(["UTC", "Europe/Brussels", "America/Sao_Paulo"]),
+)
+def test_local_times_read_as_strptime_reads_them(text: str, tz: str) -> None:
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S"
+    try:
+        parsed = datetime.strptime(text, fmt)
+    except ValueError:
+        expected = None
+    else:
+        expected = parsed.replace(tzinfo=ZoneInfo(tz)).timestamp()
+    assert StreamClock(tz).local_to_epoch(text) == expected
