@@ -23,6 +23,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <string.h>
+#include <stdint.h>
 
 static PyTypeObject *frame_type = NULL;
 static Py_ssize_t off_raw, off_kind, off_name, off_index, off_offset, off_received, off_headers,
@@ -443,6 +444,9 @@ static PyObject *cc_keeps(PyObject *self, PyObject *args) {
  * through their offsets, as for Frame.
  */
 
+#define MAX_NAMES 96
+#define MAX_FIELDS 48
+
 typedef struct {
     Py_ssize_t offset;
     int conv;
@@ -456,6 +460,12 @@ typedef struct {
     Py_ssize_t n;
     DecField *fields;
     vectorcallfunc vectorcall;
+    /* The scan path: every header name of every field, flattened (name j of field i). */
+    int scan; /* 0: some field wants the whole dict, or too many names: the dict path */
+    Py_ssize_t nnames;
+    const char *names[MAX_NAMES];
+    Py_ssize_t name_len[MAX_NAMES];
+    Py_ssize_t first_name[MAX_FIELDS + 1]; /* field i's names: first_name[i] .. [i + 1] */
 } DecoderObject;
 
 static int slot_offset(PyObject *type, const char *name, Py_ssize_t *out);
@@ -495,6 +505,95 @@ static PyObject *convert(PyObject *value, int conv) {
     return out;
 }
 
+static int all_ascii(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL) return 0;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)p[i] & 0x80) return 0;
+    return 1;
+}
+
+/* ~ int(value) for what Asterisk sends: an optional "-" and 1-18 ASCII digits; anything else
+ * goes through int() itself (PyLong_FromUnicodeObject: spaces, "+", "_", other digits). */
+static PyObject *ascii_int(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    int neg = 0;
+    if (n > 0 && p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (n - i >= 1 && n - i <= 18) {
+        long long v = 0;
+        Py_ssize_t k = i;
+        for (; k < n && p[k] >= '0' && p[k] <= '9'; k++) v = v * 10 + (p[k] - '0');
+        if (k == n) return PyLong_FromLongLong(neg ? -v : v);
+    }
+    PyObject *text = PyUnicode_DecodeASCII(p, n, NULL);
+    if (text == NULL) return NULL;
+    PyObject *out = convert(text, 1);
+    Py_DECREF(text);
+    return out;
+}
+
+/* The scan path of decode: for an all-ASCII frame whose lines are all "Key: Value" (what
+ * Frame.headers' fast path parses), the values of the wanted headers are read straight from
+ * the bytes, the last of a repeated header winning as in the dict. Returns 0 when the frame
+ * is not such a frame (the dict path decides), 1 when done, -1 on error. */
+static int decode_scan(DecoderObject *d, PyObject *event, const char *p, Py_ssize_t n) {
+    if (!all_ascii(p, n)) return 0;
+    Py_ssize_t vstart[MAX_NAMES], vlen[MAX_NAMES];
+    for (Py_ssize_t j = 0; j < d->nnames; j++) vstart[j] = -1;
+    int crlf = memchr(p, '\r', (size_t)n) != NULL;
+    const char *sep = crlf ? "\r\n" : "\n";
+    Py_ssize_t seplen = crlf ? 2 : 1;
+    Py_ssize_t start = 0;
+    for (;;) {
+        Py_ssize_t e = find_bytes(p + start, n - start, sep, seplen);
+        Py_ssize_t len = e < 0 ? n - start : e;
+        const char *line = p + start;
+        Py_ssize_t k = find_bytes(line, len, ": ", 2);
+        if (k < 0) return 0;
+        for (Py_ssize_t j = 0; j < d->nnames; j++) {
+            if (d->name_len[j] == k && memcmp(d->names[j], line, (size_t)k) == 0) {
+                vstart[j] = start + k + 2;
+                vlen[j] = len - k - 2;
+            }
+        }
+        if (e < 0) break;
+        start += e + seplen;
+    }
+    for (Py_ssize_t i = 0; i < d->n; i++) {
+        DecField *f = &d->fields[i];
+        Py_ssize_t hit = -1;
+        for (Py_ssize_t j = d->first_name[i]; j < d->first_name[i + 1] && hit < 0; j++) {
+            if (vstart[j] >= 0) hit = j;
+        }
+        PyObject *out;
+        if (hit < 0) {
+            out = Py_NewRef(Py_None);
+        } else if (f->conv == 1) {
+            out = ascii_int(p + vstart[hit], vlen[hit]);
+        } else {
+            PyObject *text = PyUnicode_New(vlen[hit], 127);
+            if (text == NULL) return -1;
+            memcpy(PyUnicode_DATA(text), p + vstart[hit], (size_t)vlen[hit]);
+            if (f->conv == 2) {
+                out = convert(text, 2);
+                Py_DECREF(text);
+            } else {
+                out = text;
+            }
+        }
+        if (out == NULL) return -1;
+        SLOT(event, f->offset) = out;
+    }
+    return 1;
+}
+
 static PyObject *decoder_call(PyObject *callable, PyObject *const *args, size_t nargsf,
                               PyObject *kwnames) {
     DecoderObject *d = (DecoderObject *)callable;
@@ -507,6 +606,23 @@ static PyObject *decoder_call(PyObject *callable, PyObject *const *args, size_t 
     if (!PyObject_TypeCheck(frame, frame_type)) {
         PyErr_SetString(PyExc_TypeError, "decode(): not a Frame");
         return NULL;
+    }
+    PyObject *raw = SLOT(frame, off_raw);
+    if (d->scan && PyBytes_Check(raw) && SLOT(frame, off_headers) == Py_None) {
+        PyObject *event = d->cls->tp_alloc(d->cls, 0);
+        if (event == NULL) return NULL;
+        int done = decode_scan(d, event, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+        if (done < 0) {
+            Py_DECREF(event);
+            return NULL;
+        }
+        if (done) {
+            SLOT(event, d->off_name) = Py_NewRef(SLOT(frame, off_name));
+            SLOT(event, d->off_time) = Py_NewRef(time);
+            SLOT(event, d->off_index) = Py_NewRef(SLOT(frame, off_index));
+            return event;
+        }
+        Py_DECREF(event);
     }
     PyObject *headers = frame_headers(frame);
     if (headers == NULL) return NULL;
@@ -585,6 +701,8 @@ static PyObject *cc_decoder(PyObject *self, PyObject *args) {
     d->n = 0;
     d->fields = NULL;
     d->vectorcall = decoder_call;
+    d->scan = 0;
+    d->nnames = 0;
     Py_ssize_t n = PyTuple_GET_SIZE(fields);
     d->fields = PyMem_Calloc(n ? (size_t)n : 1, sizeof(DecField));
     if (d->fields == NULL) {
@@ -615,6 +733,30 @@ static PyObject *cc_decoder(PyObject *self, PyObject *args) {
         d->fields[i].conv = conv;
         d->fields[i].headers = Py_NewRef(headers);
         d->n = i + 1;
+    }
+    /* The scan path, when no field wants the dict and the names fit. Names point into the
+     * header tuples' str objects (ASCII names only: compact, 1 byte per character). */
+    int scan = n <= MAX_FIELDS;
+    Py_ssize_t nn = 0;
+    for (Py_ssize_t i = 0; i < n && scan; i++) {
+        d->first_name[i] = nn;
+        if (d->fields[i].conv == 3) scan = 0;
+        PyObject *headers = d->fields[i].headers;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(headers) && scan; k++) {
+            PyObject *h = PyTuple_GET_ITEM(headers, k);
+            if (nn >= MAX_NAMES || !PyUnicode_IS_ASCII(h)) {
+                scan = 0;
+                break;
+            }
+            d->names[nn] = (const char *)PyUnicode_DATA(h);
+            d->name_len[nn] = PyUnicode_GET_LENGTH(h);
+            nn++;
+        }
+    }
+    if (scan) {
+        d->first_name[n] = nn;
+        d->nnames = nn;
+        d->scan = 1;
     }
     /* Every slot of the class must be filled: name, time, index and the fields. */
     PyObject_GC_Track(d);
