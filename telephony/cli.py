@@ -134,7 +134,7 @@ def _replay_into(
     from telephony.amilog.replay import ReplayError, paced, replay
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker
-    from telephony.pipeline import Pipeline
+    from telephony.pipeline import Pipeline, batch_collections
 
     writer = CallWriter(engine)
     pending: list[CallRecord] = []
@@ -155,6 +155,7 @@ def _replay_into(
         with (
             _progress(sum(p.stat().st_size for p in paths)) as progress,
             skipping(pipeline.prefilter),  # frames the pipeline would drop are never built
+            batch_collections(),
         ):
             summary = replay(paths, pipeline, progress=progress, pace=pace)
     except ReplayError as exc:

@@ -39,10 +39,18 @@ static const char BANNER_PREFIX[] = "Asterisk Call Manager/";
 /* ---------------------------------------------------------------- small byte helpers */
 
 static Py_ssize_t find_bytes(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
+    /* The first occurrence, like memmem, but memchr-driven: the needles here are 2-4 bytes
+     * and most searches are short (a line, a frame), where memmem's set-up dominates. */
     if (m == 0) return 0;
     if (n < m) return -1;
-    const char *p = memmem(hay, (size_t)n, needle, (size_t)m);
-    return p ? (Py_ssize_t)(p - hay) : -1;
+    const char *p = hay, *end = hay + n - m + 1; /* the last possible start + 1 */
+    while (p < end) {
+        p = memchr(p, needle[0], (size_t)(end - p));
+        if (p == NULL) return -1;
+        if (memcmp(p + 1, needle + 1, (size_t)(m - 1)) == 0) return (Py_ssize_t)(p - hay);
+        p++;
+    }
+    return -1;
 }
 
 static Py_ssize_t rfind_crlfcrlf(const char *b, Py_ssize_t start, Py_ssize_t n) {
@@ -137,6 +145,35 @@ static PyObject *call_oversized(Py_ssize_t size, Py_ssize_t limit, Py_ssize_t of
     return PyObject_CallFunction(make_oversized, "nnnn", size, limit, offset, index);
 }
 
+/* The name of an "Event: " frame, as PyUnicode_DecodeASCII(..., "replace") makes it; ASCII
+ * names are kept in a small table so that the same name is one shared str (hash computed once)
+ * rather than a new one per frame. */
+#define NAME_CACHE 256
+#define NAME_MAX_LEN 48
+static struct {
+    Py_ssize_t len;
+    char buf[NAME_MAX_LEN];
+    PyObject *str;
+} name_cache[NAME_CACHE];
+
+static PyObject *event_name(const char *p, Py_ssize_t n) {
+    if (n > NAME_MAX_LEN) return PyUnicode_DecodeASCII(p, n, "replace");
+    uint32_t h = 2166136261u;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
+    h ^= h >> 11;
+    Py_ssize_t at = (Py_ssize_t)(h & (NAME_CACHE - 1));
+    if (name_cache[at].str != NULL && name_cache[at].len == n &&
+        memcmp(name_cache[at].buf, p, (size_t)n) == 0)
+        return Py_NewRef(name_cache[at].str);
+    PyObject *name = PyUnicode_DecodeASCII(p, n, "replace");
+    if (name != NULL && PyUnicode_IS_ASCII(name)) {
+        Py_XSETREF(name_cache[at].str, Py_NewRef(name));
+        name_cache[at].len = n;
+        memcpy(name_cache[at].buf, p, (size_t)n);
+    }
+    return name;
+}
+
 /* One part of the chunk: append its items; returns 0, or -1 with an exception set. */
 static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t *offset,
                      Py_ssize_t *index, Py_ssize_t limit, PyObject **banner,
@@ -151,7 +188,7 @@ static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t 
             *errors += 1;
             item = call_oversized(len, limit, *offset, *index);
         } else {
-            PyObject *name = PyUnicode_DecodeASCII(p + 7, end - 7, "replace");
+            PyObject *name = event_name(p + 7, end - 7);
             if (name == NULL) return -1;
             if (keep != Py_None) {
                 int kept = keeps_impl(keep, name, p, len);
@@ -558,7 +595,8 @@ static int decode_scan(DecoderObject *d, PyObject *event, const char *p, Py_ssiz
         Py_ssize_t k = find_bytes(line, len, ": ", 2);
         if (k < 0) return 0;
         for (Py_ssize_t j = 0; j < d->nnames; j++) {
-            if (d->name_len[j] == k && memcmp(d->names[j], line, (size_t)k) == 0) {
+            if (d->name_len[j] == k && (k == 0 || d->names[j][0] == line[0]) &&
+                memcmp(d->names[j], line, (size_t)k) == 0) {
                 vstart[j] = start + k + 2;
                 vlen[j] = len - k - 2;
             }
