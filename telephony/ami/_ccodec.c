@@ -38,16 +38,57 @@ static const char BANNER_PREFIX[] = "Asterisk Call Manager/";
 
 /* ---------------------------------------------------------------- small byte helpers */
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* needle of 2-4 bytes in a long haystack, 16 positions at a time: one unaligned load per
+ * needle byte, shifted by its place; returns the first match or the first position not
+ * examined (*done = 0) for the scalar loop to finish. */
+static Py_ssize_t find_wide(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m,
+                            int *done) {
+    __m128i b0 = _mm_set1_epi8(needle[0]), b1 = _mm_set1_epi8(needle[1]);
+    __m128i b2 = _mm_set1_epi8(m > 2 ? needle[2] : 0), b3 = _mm_set1_epi8(m > 3 ? needle[3] : 0);
+    Py_ssize_t i = 0;
+    for (; i + 16 + 3 <= n; i += 16) {
+        const char *q = hay + i;
+        __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)q), b0),
+                                    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(q + 1)), b1));
+        if (m > 2)
+            hit = _mm_and_si128(hit, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(q + 2)), b2));
+        if (m > 3)
+            hit = _mm_and_si128(hit, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(q + 3)), b3));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) {
+            *done = 1;
+            return i + __builtin_ctz((unsigned)mask);
+        }
+    }
+    *done = 0;
+    return i;
+}
+#endif
+
 static Py_ssize_t find_bytes(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
-    /* The first occurrence, like memmem, but memchr-driven: the needles here are 2-4 bytes
-     * and most searches are short (a line, a frame), where memmem's set-up dominates. */
+    /* The first occurrence, like memmem. Needles here are 2-4 bytes: long haystacks (a chunk,
+     * a frame) are scanned 16 bytes at a time, short ones (a line) memchr-driven, where
+     * memmem's set-up would dominate. */
     if (m == 0) return 0;
     if (n < m) return -1;
-    const char *p = hay, *end = hay + n - m + 1; /* the last possible start + 1 */
+    Py_ssize_t from = 0;
+#if defined(__SSE2__)
+    if (m >= 2 && m <= 4 && n >= 64) {
+        int done;
+        Py_ssize_t at = find_wide(hay, n, needle, m, &done);
+        if (done) return at;
+        from = at;
+    }
+#endif
+    const char *p = hay + from, *end = hay + n - m + 1; /* the last possible start + 1 */
     while (p < end) {
         p = memchr(p, needle[0], (size_t)(end - p));
         if (p == NULL) return -1;
-        if (memcmp(p + 1, needle + 1, (size_t)(m - 1)) == 0) return (Py_ssize_t)(p - hay);
+        Py_ssize_t k = 1;
+        while (k < m && p[k] == needle[k]) k++; /* inline: a libc call costs more for 1-3 */
+        if (k == m) return (Py_ssize_t)(p - hay);
         p++;
     }
     return -1;
@@ -542,6 +583,12 @@ static PyObject *convert(PyObject *value, int conv) {
     return out;
 }
 
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 static int all_ascii(const char *p, Py_ssize_t n) {
     Py_ssize_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -595,8 +642,7 @@ static int decode_scan(DecoderObject *d, PyObject *event, const char *p, Py_ssiz
         Py_ssize_t k = find_bytes(line, len, ": ", 2);
         if (k < 0) return 0;
         for (Py_ssize_t j = 0; j < d->nnames; j++) {
-            if (d->name_len[j] == k && (k == 0 || d->names[j][0] == line[0]) &&
-                memcmp(d->names[j], line, (size_t)k) == 0) {
+            if (d->name_len[j] == k && same_bytes(d->names[j], line, k)) {
                 vstart[j] = start + k + 2;
                 vlen[j] = len - k - 2;
             }
