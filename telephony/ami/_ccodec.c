@@ -14,6 +14,10 @@
  *       Python path then explains: non-UTF-8, a line without ": ").
  *   find(raw, name)                           ~ Frame.find.
  *   keeps(compiled, name, raw)                ~ Prefilter.keeps (an Interest as C lookups).
+ *   rule_test(key, equals, prefixes, raw)     ~ HeaderRule.raw_test() (calls/interest.py).
+ *   decoder(cls, fields)                      ~ events._make_decoder: a typed-event decoder
+ *       built from the same field table (events.field_table, read from the dataclasses).
+ *   time_of(clock, frame)                     ~ StreamClock.time_of (calls/clock.py).
  *
  * Frame objects are instances of codec.Frame (a __slots__ class), allocated here and their slots
  * filled through the slot offsets that setup() reads from the class's member descriptors, so one

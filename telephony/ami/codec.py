@@ -29,7 +29,10 @@ Two implementations, one behaviour: the hot loops (splitting a buffer into frame
 path, :meth:`Frame.find`) also exist compiled in ``_ccodec.c``, which mirrors this file function by
 function. It is used when it was built and imports; ``HOTLINE_CODEC=python`` forces this file,
 ``HOTLINE_CODEC=c`` asks for the compiled core (falling back, with a warning, when it is missing).
-:func:`codec_name` says which one runs; the first codec made logs it once. Everything that is rare
+:func:`codec_name` says which one runs; the first codec made logs it once. The same module also
+builds typed events (``events.fast_decoders``, from the same per-class field tables as the Python
+decoders), runs the stream clock (``StreamClock.fast_time_of``) and the pipeline's header rules
+(``HeaderRule.raw_test``) when the compiled codec is in use. Everything that is rare
 (bare ``\n``, resync, ``Follows`` bodies, non-UTF-8, malformed lines) is decided here for both.
 """
 
