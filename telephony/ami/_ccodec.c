@@ -887,14 +887,20 @@ static PyObject *cc_time_of(PyObject *self, PyObject *const *args, Py_ssize_t na
         PyObject *value = PyFloat_FromString(stamp);
         Py_DECREF(stamp);
         if (value != NULL) {
-            if (set_now(clock, value) < 0) {
-                Py_DECREF(value);
-                return NULL;
+            /* As clock.py: not NaN, inf, negative or beyond 9999-12-31 (_LATEST). */
+            double v = PyFloat_AS_DOUBLE(value);
+            if (v >= 0.0 && v < 253402300000.0) {
+                if (set_now(clock, value) < 0) {
+                    Py_DECREF(value);
+                    return NULL;
+                }
+                return value;
             }
-            return value;
+            Py_DECREF(value);
+        } else {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
+            PyErr_Clear();
         }
-        if (!PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
-        PyErr_Clear();
     } else {
         Py_DECREF(stamp);
     }
