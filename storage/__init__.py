@@ -7,6 +7,7 @@ from storage.engine import make_engine, mask_url
 from storage.errors import StorageError
 from storage.queries import count_by_outcome, get_call, iter_calls
 from storage.schema import migrate
+from storage.surveys import SURVEY  # noqa: F401 (registers the survey tables in the metadata)
 from storage.writer import AsyncCallWriter, CallWriter
 
 __all__ = [

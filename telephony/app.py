@@ -42,6 +42,7 @@ from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
 from telephony.status.live import QUEUE_MEMBER_EVENTS, LiveStatus
 from telephony.status.server import create_app, start_server, stop_server
+from telephony.surveys.dialer import SurveyDialer
 
 log = logging.getLogger("hotline.app")
 
@@ -124,8 +125,10 @@ class Daemon:
             on_frame_received=self._frame_received,
             on_event=self._on_event,
             on_ready=self._resync,
+            on_disconnect=self._link_down,
             deliver_responses=True,
         )
+        self.surveys: SurveyDialer | None = None
         self._resyncs = _Resyncs()
         self._runner: Any = None
         self.http_port: int | None = None
@@ -153,12 +156,20 @@ class Daemon:
 
     def _on_event(self, frame: Frame) -> None:
         self.pipeline.feed(frame)
+        if self.surveys is not None:
+            self.surveys.observe(frame)
+
+    def _link_down(self, reason: str) -> None:
+        if self.surveys is not None:
+            self.surveys.link_lost()
 
     def _records_finished(self, records: list[CallRecord]) -> None:
         if self.writer is not None:
             for record in records:
                 self.writer.submit(record)
         self.live.records_finished(records)
+        if self.surveys is not None:
+            self.surveys.offer(records)
 
     async def _send_action(self, name: str, headers: dict[str, str]) -> Frame:
         # The link is built after the recording controller (it needs the pipeline's hooks).
@@ -224,6 +235,16 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         await self.link.start()
+        if s.surveys.enabled:
+            self.surveys = SurveyDialer(
+                s.surveys,
+                self._engine,
+                self.link,
+                owner=s.pbx.id,
+                journal_dir=Path(s.journal.dir) if s.journal.enabled else None,
+                wall=self.wall,
+            )
+            await self.surveys.start()
         self.started.set()
         log.info(
             "hotline %s: following %s:%d, status on http://%s:%d/api/status",
@@ -276,6 +297,8 @@ class Daemon:
         self._stopped.set()
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
+        if self.surveys is not None:
+            await self.surveys.stop()
         await self.link.stop()
         await self.recording.close()
         if self._runner is not None:

@@ -47,6 +47,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from telephony.surveys.settings import SurveySettings
+
 ENV_PREFIX = "HOTLINE_"
 ENV_DELIMITER = "__"
 MIN_TOKEN_LENGTH = 16
@@ -493,6 +495,7 @@ class Settings(BaseSettings):
     recording: RecordingSettings = Field(default_factory=RecordingSettings)
     reports: ReportsSettings = Field(default_factory=ReportsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    surveys: SurveySettings = Field(default_factory=SurveySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -516,6 +519,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "recording": RecordingSettings,
     "reports": ReportsSettings,
     "log": LogSettings,
+    "surveys": SurveySettings,
 }
 SECTIONS = tuple(_SECTION_MODELS)
 

@@ -40,8 +40,8 @@ def test_migrate_creates_calls_and_a_second_run_is_a_no_op(db_url: str) -> None:
         migrate(engine)
 
         assert _schema(engine) == first
-        assert current_revision(engine) == head_revision() == "0001"
-        assert set(first) == {"alembic_version", "calls"}
+        assert current_revision(engine) == head_revision()
+        assert {"alembic_version", "calls"} <= set(first)
         assert ("ix_calls_pbx_linkedid", ("pbx", "linkedid")) in first["calls"][1]  # type: ignore[index]
     finally:
         engine.dispose()
