@@ -68,6 +68,7 @@ class Pbx:
         }
         self._seq = 0
         self._channel_ids: dict[str, list[str]] = {}  # Originate ChannelId by channel-name prefix
+        self._requested_order: dict[str, int] = {}
         self._suffix: dict[str, int] = {}
         self._linked_live: dict[str, int] = {}
         self._device_use: dict[str, int] = {}
@@ -104,8 +105,15 @@ class Pbx:
                 uid = ids.pop(0)
                 if not ids:
                     del self._channel_ids[prefix]
+                self._requested_order[uid] = self._seq
                 return uid
         return None
+
+    def _creation_order(self, uid: str) -> int:
+        """A channel's place in creation order (its Uniqueid's sequence, or where a requested
+        ChannelId was placed)."""
+        order = self._requested_order.get(uid)
+        return order if order is not None else int(uid.split(".")[1])
 
     def next_suffix(self, tech: str) -> str:
         """The 8-hex-digit per-technology channel counter."""
@@ -331,6 +339,7 @@ class Pbx:
         if self.channels.get(ch.name) is ch:
             del self.channels[ch.name]
         self.by_uniqueid.pop(ch.uniqueid, None)
+        self._requested_order.pop(ch.uniqueid, None)
 
     def cdr(
         self,
@@ -431,7 +440,7 @@ class Pbx:
     def live_channels(self) -> list[Channel]:
         """Live channels, newest first (as the captures list them)."""
         return sorted(
-            self.channels.values(), key=lambda c: int(c.uniqueid.split(".")[1]), reverse=True
+            self.channels.values(), key=lambda c: self._creation_order(c.uniqueid), reverse=True
         )
 
     def list_app(self, ch: Channel) -> tuple[str, str]:

@@ -242,6 +242,7 @@ class SurveyDialer:
             timeout_ms=s.ring_timeout_s * 1000,
             caller_id=s.caller_id,
             variables={
+                **s.variables,
                 "SURVEY_ID": str(claim.survey_id),
                 "SURVEY_CHANNEL": claim.channel_id,
                 "SURVEY_FOR": claim.call_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import time
 from typing import Literal
@@ -46,6 +47,7 @@ class SurveySettings(BaseModel):
     exten: str = "s"
     caller_id: str = '"12345 Hotline" <12345>'
     campaign: str = "callback"
+    variables: dict[str, str] = Field(default_factory=dict)
     ring_timeout_s: int = Field(default=30, ge=5, le=300)
     max_call_s: int = Field(default=600, ge=30, le=7200)
     max_concurrent: int = Field(default=4, ge=1, le=1000)
@@ -60,6 +62,18 @@ class SurveySettings(BaseModel):
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("variables", mode="before")
+    @classmethod
+    def _json_table(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: a JSON object
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError:
+                raise ValueError(
+                    f'{value!r} is not a JSON object like {{"NAME": "value"}}'
+                ) from None
         return value
 
     @field_validator("timezone")
