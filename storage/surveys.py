@@ -590,3 +590,29 @@ __all__ = [
     "state_counts",
     "surveys",
 ]
+
+
+def figure_rows(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per survey of contacts ended in [start, end): state, rating, agent, queue, contact end,
+    attempts, follow-up, and whether any attempt was answered."""
+
+    def work(c: Connection) -> list[dict[str, Any]]:
+        reached = (
+            select(func.count())
+            .where(ATTEMPT.c.survey_id == SURVEY.c.id, ATTEMPT.c.answered_at.is_not(None))
+            .scalar_subquery()
+        )
+        query = select(
+            SURVEY.c.state,
+            SURVEY.c.rating,
+            SURVEY.c.agent,
+            SURVEY.c.queue,
+            SURVEY.c.contact_ended_at,
+            SURVEY.c.attempts,
+            SURVEY.c.follow_up,
+            reached.label("answered_attempts"),
+        ).where(SURVEY.c.contact_ended_at >= start, SURVEY.c.contact_ended_at < end)
+        return [dict(r) for r in c.execute(query).mappings()]
+
+    result: list[dict[str, Any]] = _run(engine, "reading survey figures", work)
+    return result

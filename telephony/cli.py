@@ -332,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", type=int, default=6)
     p.add_argument("--calls-per-hour", type=float, default=100.0, help="simulated load (100)")
     p.set_defaults(func=cmd_demo)
+
+    from telephony.surveys.commands import register as register_surveys
+
+    register_surveys(sub, DEFAULT_DB)
     return parser
 
 
