@@ -242,7 +242,7 @@ class Daemon:
                 self.link,
                 owner=s.pbx.id,
                 journal_dir=Path(s.journal.dir) if s.journal.enabled else None,
-                wall=self.wall,
+                wall=self._pbx_now,  # the clock of the contacts' own times (and of the citizens)
             )
             await self.surveys.start()
         self.started.set()

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
@@ -49,6 +49,7 @@ from telephony.surveys.policy import (
 from telephony.surveys.settings import SurveySettings
 
 log = logging.getLogger("hotline.surveys")
+T = TypeVar("T")
 
 FOLLOWED_EVENTS = frozenset({"OriginateResponse", "UserEvent", "Hangup", "Newstate"})
 
@@ -105,6 +106,14 @@ class SurveyDialer:
         self._last_originate = 0.0
         self._sent_before_drop: set[str] = set()
         self.reconciled = asyncio.Event()
+        self._threads: set[asyncio.Future[Any]] = set()
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking storage call in a worker thread; :meth:`stop` waits for it to end."""
+        future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        self._threads.add(future)
+        future.add_done_callback(self._threads.discard)
+        return await future
 
     def now(self) -> datetime:
         """Wall time as an aware UTC datetime."""
@@ -148,6 +157,9 @@ class SurveyDialer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        # A cancelled await leaves its thread running: let it finish before the engine goes.
+        if self._threads:
+            await asyncio.gather(*self._threads, return_exceptions=True)
 
     # --- offers ------------------------------------------------------------------------------
 
@@ -155,7 +167,7 @@ class SurveyDialer:
         while True:
             records = await self._offers.get()
             try:
-                await asyncio.to_thread(self._enqueue, records)
+                await self._db(self._enqueue, records)
             except Exception:
                 log.exception("surveys: queueing %d contact(s) failed", len(records))
 
@@ -206,9 +218,7 @@ class SurveyDialer:
             now = self.now()
             free = s.max_concurrent - len(self.follower)
             if free > 0 and not self.rules.quiet(now):
-                claims = await asyncio.to_thread(
-                    store.claim_due, self.engine, self.owner, now, free
-                )
+                claims = await self._db(store.claim_due, self.engine, self.owner, now, free)
                 for claim in claims:
                     await self._pace()
                     await self._dial(claim)
@@ -275,9 +285,7 @@ class SurveyDialer:
         action_id = response.action_id
         for fact in self.follower.set_action_id(claim.channel_id, action_id):
             self._facts.put_nowait(fact)
-        await asyncio.to_thread(
-            store.mark_sent, self.engine, claim.channel_id, action_id, self.now()
-        )
+        await self._db(store.mark_sent, self.engine, claim.channel_id, action_id, self.now())
 
     # --- facts -------------------------------------------------------------------------------
 
@@ -286,9 +294,7 @@ class SurveyDialer:
             fact = await self._facts.get()
             try:
                 if isinstance(fact, Answered):
-                    await asyncio.to_thread(
-                        store.mark_answered, self.engine, fact.channel_id, self.now()
-                    )
+                    await self._db(store.mark_answered, self.engine, fact.channel_id, self.now())
                 elif isinstance(fact, Ended):
                     await self._finish(fact.channel_id, fact.outcome)
             except Exception:
@@ -300,7 +306,7 @@ class SurveyDialer:
     async def _finish(self, channel_id: str, outcome: AttemptOutcome) -> None:
         self._deadlines.pop(channel_id, None)
         self._sent_before_drop.discard(channel_id)
-        state = await asyncio.to_thread(
+        state = await self._db(
             store.finish_attempt, self.engine, channel_id, outcome, self.now(), self._next
         )
         if state is not None:
@@ -329,7 +335,7 @@ class SurveyDialer:
 
     async def _reconcile(self) -> None:
         """Settle this owner's attempts in flight against the PBX and the journal."""
-        flights = await asyncio.to_thread(store.in_flight, self.engine, self.owner)
+        flights = await self._db(store.in_flight, self.engine, self.owner)
         suspects = [
             c
             for c in flights
@@ -362,7 +368,7 @@ class SurveyDialer:
             if watch.rating is not None or watch.answered:
                 await self._finish(claim.channel_id, Follower.answered_outcome(watch))
                 return
-        outcome, seen = await asyncio.to_thread(self._from_journal, claim)
+        outcome, seen = await self._db(self._from_journal, claim)
         if outcome is not None:
             await self._finish(claim.channel_id, outcome)
         elif seen or (watch is not None and watch.seen):
@@ -398,8 +404,7 @@ class SurveyDialer:
             return
         live = await self._live_uniqueids()
         flights = {
-            c.channel_id: c
-            for c in await asyncio.to_thread(store.in_flight, self.engine, self.owner)
+            c.channel_id: c for c in await self._db(store.in_flight, self.engine, self.owner)
         }
         for cid in overdue:
             claim = flights.get(cid)
@@ -412,12 +417,12 @@ class SurveyDialer:
     async def _housekeeping(self) -> None:
         now = self.now()
         s = self.settings
-        await asyncio.to_thread(store.heartbeat, self.engine, self.owner, now)
-        expired = await asyncio.to_thread(store.expire_due, self.engine, now)
+        await self._db(store.heartbeat, self.engine, self.owner, now)
+        expired = await self._db(store.expire_due, self.engine, now)
         if expired:
             log.info("surveys: %d expired unreached", expired)
         stale = now - timedelta(seconds=s.stale_after_s)
-        for cid in await asyncio.to_thread(store.orphaned, self.engine, self.owner, stale):
+        for cid in await self._db(store.orphaned, self.engine, self.owner, stale):
             log.warning("survey attempt %s: its daemon stopped beating; closed as lost", cid)
             await self._finish(
                 cid, AttemptOutcome(AttemptResult.LOST, note="owner stopped heartbeating")

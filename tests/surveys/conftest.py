@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ SPEED = 20.0
 async def sim() -> AsyncIterator[SimulatorServer]:
     """A quiet simulator (no citizen traffic of its own) on a free port, 20x real time."""
     server = SimulatorServer(
-        SimConfig(autonomous=False, seed=11, agents=2, timestamps=True),
+        SimConfig(autonomous=False, seed=11, agents=2, timestamps=True, start_time=time.time()),
         port=0,
         speed=SPEED,
         secret=SECRET,
@@ -79,9 +80,13 @@ def survey_settings(
     return load_settings(None, env=env)
 
 
-def queue_surveys(engine: Engine, numbers: list[str]) -> None:
-    """Surveys due now for contacts `sim:<n>` from these numbers (as the daemon would queue)."""
-    now = datetime.now(UTC)
+def sim_now(sim: SimulatorServer) -> datetime:
+    """The simulated PBX's time now (the daemon's survey clock follows the PBX)."""
+    return datetime.fromtimestamp(sim.sim.now, UTC)
+
+
+def queue_surveys(engine: Engine, numbers: list[str], now: datetime) -> None:
+    """Surveys due at ``now`` for contacts `sim:<n>` from these numbers (as the daemon queues)."""
     candidates = [
         Candidate(
             call_id=f"sim:1795490000.{i}",

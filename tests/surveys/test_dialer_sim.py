@@ -22,7 +22,7 @@ from telephony.calls.record import CallRecord
 from telephony.config import Settings
 from telephony.simulator.server import SimulatorServer
 from tests.simulator.amiclient import AmiTestClient
-from tests.surveys.conftest import queue_surveys, survey_settings, wait_for
+from tests.surveys.conftest import queue_surveys, sim_now, survey_settings, wait_for
 
 FINAL = {"completed", "no_answer", "busy", "failed", "refused", "expired", "cancelled"}
 
@@ -77,17 +77,17 @@ def contacts(engine: Engine, make_call: Callable[..., CallRecord], count: int) -
 
 
 async def test_surveys_are_dialled_answered_and_counted_once(
-    sim: SimulatorServer,
-    watcher: AmiTestClient,
-    daemons: Callable[[Settings], Daemon],
     db_engine: Engine,
     db_url: str,
+    sim: SimulatorServer,
+    watcher: AmiTestClient,
+    daemons: Callable[[Settings], Daemon],  # after the database: stopped before it is dropped
     tmp_path: Path,
     make_call: Callable[..., CallRecord],
 ) -> None:
     wanted = numbers(12)
     contacts(db_engine, make_call, len(wanted))
-    queue_surveys(db_engine, wanted)
+    queue_surveys(db_engine, wanted, sim_now(sim))
     daemon = daemons(survey_settings(sim, tmp_path, db_url, HOTLINE_SURVEYS__MAX_ATTEMPTS="1"))
     await daemon.start()
 
@@ -123,11 +123,11 @@ async def test_surveys_are_dialled_answered_and_counted_once(
 
 @pytest.mark.postgres
 async def test_two_daemons_on_one_postgresql_call_each_survey_exactly_once(
+    db_url_pg: str,
     sim: SimulatorServer,
     watcher: AmiTestClient,
-    daemons: Callable[[Settings], Daemon],
+    daemons: Callable[[Settings], Daemon],  # after the database: stopped before it is dropped
     tmp_path: Path,
-    db_url_pg: str,
 ) -> None:
     db_url = db_url_pg
     engine = make_engine(db_url)
@@ -144,7 +144,7 @@ async def test_two_daemons_on_one_postgresql_call_each_survey_exactly_once(
             assert daemon.surveys is not None
             await wait_for("dialer ready", daemon.surveys.reconciled.is_set)
         wanted = numbers(30, base=13900000100)
-        queue_surveys(engine, wanted)
+        queue_surveys(engine, wanted, sim_now(sim))
 
         await wait_for(
             "every survey final",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from telephony.app import Daemon
 from telephony.simulator.model import SimConfig
 from telephony.simulator.server import SimulatorServer
 from tests.simulator.amiclient import AmiTestClient
-from tests.surveys.conftest import SECRET, queue_surveys, survey_settings, wait_for
+from tests.surveys.conftest import SECRET, queue_surveys, sim_now, survey_settings, wait_for
 
 NUMBERS = ["13700000201", "13700000202"]
 FINAL = {"completed", "no_answer", "busy", "failed", "refused", "expired", "cancelled"}
@@ -28,7 +29,7 @@ FINAL = {"completed", "no_answer", "busy", "failed", "refused", "expired", "canc
 async def sim() -> AsyncIterator[SimulatorServer]:
     """The simulator in real time: a survey call lasts about 7 s."""
     server = SimulatorServer(
-        SimConfig(autonomous=False, seed=3, agents=1, timestamps=True),
+        SimConfig(autonomous=False, seed=3, agents=1, timestamps=True, start_time=time.time()),
         port=0,
         speed=1.0,
         secret=SECRET,
@@ -118,7 +119,7 @@ def restarted(sim: SimulatorServer, tmp_path: Path, db_url: str) -> Daemon:
 async def test_restart_while_citizens_are_on_the_line_follows_the_calls_to_their_rating(
     sim: SimulatorServer, watcher: AmiTestClient, db_engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    queue_surveys(db_engine, NUMBERS)
+    queue_surveys(db_engine, NUMBERS, sim_now(sim))
     await start_and_kill_when_answered(sim, watcher, tmp_path, db_url)
     assert {r["state"] for r in store.surveys(db_engine)} == {"dialing"}
 
@@ -145,7 +146,7 @@ async def test_restart_while_citizens_are_on_the_line_follows_the_calls_to_their
 async def test_restart_after_the_calls_ended_unseen_closes_them_lost_and_never_calls_again(
     sim: SimulatorServer, watcher: AmiTestClient, db_engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    queue_surveys(db_engine, NUMBERS)
+    queue_surveys(db_engine, NUMBERS, sim_now(sim))
     await start_and_kill_when_answered(sim, watcher, tmp_path, db_url)
     await wait_for("both calls hung up", lambda: len(watcher.events("UserEvent")) >= 2, 30)
     await wait_for(
