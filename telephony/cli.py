@@ -376,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     from telephony.ivr.commands import add_parsers as add_ivr_parsers
 
     add_ivr_parsers(sub)  # hotline prompts …, hotline announce …
+    from telephony.surveys.commands import register as register_surveys
+
+    register_surveys(sub, DEFAULT_DB)
     return parser
 
 
