@@ -12,7 +12,7 @@ first frame that opened it; when it finishes, its record keeps the hold until th
 it written. The *low-water mark* is the oldest hold, or the frame just processed when nothing is
 held. Everything a restart must rebuild lies after it.
 
-:class:`Checkpoint` stores that mark in ``<journal dir>/<pbx>.checkpoint.json``, atomically
+:class:`Checkpoint` stores that mark in ``<journal dir>/.<pbx>.checkpoint.json``, atomically
 (temporary file, fsync, rename), every few seconds and at shutdown.
 
 On start, :func:`refeed` reads the journal from the checkpoint to its end through the pipeline.
@@ -151,10 +151,10 @@ class Holds:
 
 
 class Checkpoint:
-    """``<dir>/<pbx>.checkpoint.json``: the low-water mark, replaced atomically."""
+    """``<dir>/.<pbx>.checkpoint.json``: the low-water mark, replaced atomically."""
 
     def __init__(self, directory: Path, pbx: str) -> None:
-        self.path = directory / f"{pbx}.checkpoint.json"
+        self.path = directory / f".{pbx}.checkpoint.json"  # hidden: `replay journal/*` skips it
         self.pbx = pbx
         self.saved: JournalPosition | None = None
 

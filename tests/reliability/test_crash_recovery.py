@@ -91,6 +91,6 @@ async def test_sigkill_mid_traffic_then_restart_loses_and_duplicates_nothing(
     assert outcomes == ["answered", "self_service"]
     assert "recovery: read" in second.text
     # Nothing is left to hold the checkpoint back: it points into the newest journal file.
-    mark = json.loads((journal / "sim.checkpoint.json").read_text())
+    mark = json.loads((journal / ".sim.checkpoint.json").read_text())
     newest = sorted(journal.glob("sim-*.ami*"))[-1]
     assert mark["file"] == newest.name.removesuffix(".gz"), (mark, newest)
