@@ -139,10 +139,10 @@ async def handle_announcements(request: web.Request, principal: Principal) -> we
 
 def _render(deps: ApiDeps, item: Announcement, now: datetime) -> tuple[dict[str, str], str | None]:
     """Render the audio (blocking: run in a thread); the sound names and why there are none."""
-    if deps.audio is None:
-        return {}, "audio not rendered: no [api] announcement_sounds directory is configured"
     if item.valid_to <= now:
         return {}, "audio not rendered: the announcement is already over"
+    if deps.audio is None:
+        return {}, "audio not rendered: no [api] announcement_sounds directory is configured"
     try:
         check_tools()
         audio = render_announcement(
