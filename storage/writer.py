@@ -49,6 +49,7 @@ from storage.engine import mask_url
 from storage.errors import StorageError, db_reason
 from storage.tables import CALLS, record_to_row
 from telephony.calls.record import CallRecord
+from telephony.health import WriterHealth
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,17 @@ class AsyncCallWriter:
     def failed_attempts(self) -> int:
         """Batch writes that failed (and were retried) since start."""
         return self._failed_attempts
+
+    def health(self) -> WriterHealth:
+        """Whether records reach the database, for ``/healthz`` and ``/metrics``."""
+        return WriterHealth(
+            ok=not self.failing,
+            pending=self.pending,
+            written=self.written,
+            failed_attempts=self.failed_attempts,
+            last_error=self.last_error,
+            overflowed=self.overflowed,
+        )
 
     def submit(self, record: CallRecord) -> None:
         """Queue a record for writing; never blocks, never drops. Call from the event loop."""

@@ -47,6 +47,7 @@ from telephony.calls.live import QUEUE_MEMBER_EVENTS, LiveView
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker
 from telephony.config import Settings, load_settings
+from telephony.health import NOT_STARTED, Health, JournalHealth, RecoveryHealth, TrackerHealth
 from telephony.ivr.runtime import IvrRuntime
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
@@ -132,7 +133,7 @@ class Daemon:
             tz=s.reports.zone,
             service_level_s=s.reports.service_level_s,
             clock=self.pbx_clock,
-            health_parts=self._health_parts,
+            health=self._health,
             pbx_now=self._pbx_now,
         )
         self.link = AmiLink(
@@ -339,42 +340,24 @@ class Daemon:
                 action.name, action.headers(), action_id=self._resyncs.next_id(what)
             )
 
-    def _health_parts(self) -> dict[str, Any]:
-        writer = self.writer
-        journal = self.journal
-        return {
-            "ami": self.link.snapshot(),
-            "database": {
-                "ok": writer is not None and not writer.failing,
-                "pending": writer.pending if writer else 0,
-                "written": writer.written if writer else 0,
-                "failed_attempts": writer.failed_attempts if writer else 0,
-                "last_error": writer.last_error if writer else "not started",
-                "overflowed": writer.overflowed if writer else 0,
-            },
-            "recovery": {
-                "checkpoint": str(self.checkpoint.saved)
+    def _health(self) -> Health:
+        """Each part from its owner; the link's times in the reporting zone, like the view's."""
+        return Health(
+            ami=self.link.snapshot(self.settings.reports.zone),
+            database=self.writer.health() if self.writer is not None else NOT_STARTED,
+            journal=self.journal.health() if self.journal is not None else JournalHealth(False),
+            recovery=RecoveryHealth(
+                checkpoint=str(self.checkpoint.saved)
                 if self.checkpoint and self.checkpoint.saved
                 else None,
-                "unwritten": self.holds.unwritten,
-            },
-            "journal": (
-                {
-                    "enabled": True,
-                    "frames": journal.stats.frames,
-                    "failed_frames": journal.stats.failed_frames,
-                    "last_error": journal.stats.last_error,
-                    "file": str(journal.path) if journal.path else None,
-                }
-                if journal is not None
-                else {"enabled": False}
+                unwritten=self.holds.unwritten,
             ),
-            "tracker": {
-                "open_contacts": len(self.tracker.contacts),
-                "records": self.tracker.stats.records,
-                "events": self.pipeline.stats.events,
-            },
-        }
+            tracker=TrackerHealth(
+                open_contacts=len(self.tracker.contacts),
+                records=self.tracker.stats.records,
+                events=self.pipeline.stats.events,
+            ),
+        )
 
     # ------------------------------------------------------------------ life
 

@@ -25,6 +25,7 @@ from telephony.app import Daemon
 from telephony.calls.record import CallRecord, CloseReason, Outcome
 from telephony.cli import main
 from telephony.config import Settings, load_settings
+from telephony.health import HealthStatus
 from telephony.simulator.model import SimConfig
 from telephony.simulator.server import SimulatorServer
 
@@ -242,7 +243,7 @@ async def test_hung_pbx_is_detected_and_the_link_recovers(
     sim.resume()
     await wait_for("recovered", lambda: daemon.link.state is LinkState.READY)
     health = daemon.live.health()
-    assert health["ami"]["reconnects"] >= 1
+    assert health.ami.reconnects >= 1
 
 
 async def test_bad_login_backs_off_and_never_logs_the_secret(
@@ -259,7 +260,7 @@ async def test_bad_login_backs_off_and_never_logs_the_secret(
     await daemon.start()
     await wait_for("login refused", lambda: daemon.link.state is LinkState.BACKOFF, 10)
     assert "auth" in (daemon.link.last_error or "").lower()
-    assert daemon.live.health()["status"] == "degraded"
+    assert daemon.live.health().status is HealthStatus.DEGRADED
     assert wrong not in caplog.text
     assert SECRET not in caplog.text
 

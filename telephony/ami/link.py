@@ -37,7 +37,8 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from telephony.ami.actions import Action
@@ -87,8 +88,37 @@ def backoff_delay(
     return min(cap * jitter, maximum)
 
 
-def _iso(epoch: float | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()
+@dataclass(frozen=True, slots=True)
+class LinkSnapshot:
+    """The link at one moment, as ``/api/status`` and ``/healthz`` show it (times in one zone)."""
+
+    pbx: str
+    username: str
+    state: LinkState
+    since: datetime
+    for_s: float
+    ready_since: datetime | None = None
+    banner: str | None = None
+    reconnects: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    retry_in_s: float | None = None
+    queued_events: int = 0
+    frames: int = 0
+    events: int = 0
+    events_dropped: int = 0
+    protocol_errors: int = 0
+    handler_errors: int = 0
+
+    @property
+    def ready(self) -> bool:
+        """Logged in and resynchronised."""
+        return self.state is LinkState.READY
+
+
+def _at(epoch: float | None, tz: tzinfo) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz)
 
 
 async def _maybe_await(result: Awaitable[None] | None) -> None:
@@ -194,32 +224,32 @@ class AmiLink:
             total.add(self._conn.stats)
         return total
 
-    def snapshot(self) -> dict[str, object]:
-        """The link's state as a JSON-ready dict for ``/api/status``."""
+    def snapshot(self, tz: tzinfo = UTC) -> LinkSnapshot:
+        """The link's state now, its times in `tz` (the zone the status view shows)."""
         now = self._clock()
         conn = self._conn
         stats = self.stats()
         retry_in = None if self._retry_at is None else max(self._retry_at - now, 0.0)
-        return {
-            "pbx": self.params.address,
-            "username": self.params.username,
-            "state": self._state.value,
-            "since": _iso(self._since),
-            "for_s": round(max(now - self._since, 0.0), 3),
-            "ready_since": _iso(self._ready_since) if self._state is LinkState.READY else None,
-            "banner": conn.banner if conn is not None else None,
-            "reconnects": self.reconnects,
-            "failures": self.failures,
-            "last_error": self.last_error,
-            "last_error_at": _iso(self.last_error_at),
-            "retry_in_s": None if retry_in is None else round(retry_in, 3),
-            "queued_events": conn.queued_events if conn is not None else 0,
-            "frames": stats.frames,
-            "events": stats.events,
-            "events_dropped": stats.events_dropped,
-            "protocol_errors": stats.protocol_errors,
-            "handler_errors": stats.handler_errors,
-        }
+        return LinkSnapshot(
+            pbx=self.params.address,
+            username=self.params.username,
+            state=self._state,
+            since=datetime.fromtimestamp(self._since, tz),
+            for_s=round(max(now - self._since, 0.0), 3),
+            ready_since=_at(self._ready_since, tz) if self._state is LinkState.READY else None,
+            banner=conn.banner if conn is not None else None,
+            reconnects=self.reconnects,
+            failures=self.failures,
+            last_error=self.last_error,
+            last_error_at=_at(self.last_error_at, tz),
+            retry_in_s=None if retry_in is None else round(retry_in, 3),
+            queued_events=conn.queued_events if conn is not None else 0,
+            frames=stats.frames,
+            events=stats.events,
+            events_dropped=stats.events_dropped,
+            protocol_errors=stats.protocol_errors,
+            handler_errors=stats.handler_errors,
+        )
 
     # --- actions ---------------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from telephony.health import JournalHealth
+
 log = logging.getLogger("hotline.journal")
 
 BANNER_PREFIX = b"Asterisk Call Manager/"
@@ -137,6 +139,16 @@ class Journal:
     def path(self) -> Path | None:
         """The file being written, or None between files."""
         return self._path
+
+    def health(self) -> JournalHealth:
+        """Frames journaled and lost, the last error and the file being written."""
+        return JournalHealth(
+            enabled=True,
+            frames=self.stats.frames,
+            failed_frames=self.stats.failed_frames,
+            last_error=self.stats.last_error,
+            file=str(self._path) if self._path else None,
+        )
 
     def open(self) -> None:
         """Create the directory and find the next sequence number; raise JournalError if unusable.

@@ -30,6 +30,7 @@ from telephony.api.models import (
 from telephony.api.notices import NoticeCache
 from telephony.api.peers import PeerView
 from telephony.calls.live import LiveSnapshot
+from telephony.health import Health
 from telephony.reports.kpi import DEFAULT_SERVICE_LEVEL_S
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,8 +39,8 @@ M = TypeVar("M", bound=BaseModel)
 class LiveSource(Protocol):
     """What the status endpoints read: the daemon's live state, answered from memory."""
 
-    def health(self) -> dict[str, Any]:
-        """The /healthz body: ``{"status": "ok"|"degraded"|"down", "ami": …, …}``."""
+    def health(self) -> Health:
+        """The daemon's health parts (the status derived from them)."""
         ...
 
     def snapshot(self) -> LiveSnapshot:

@@ -8,7 +8,7 @@ their own collectors to the same registry (:func:`registry_for`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -16,32 +16,18 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
+from telephony.health import Health, HealthStatus
 
 if TYPE_CHECKING:
     from telephony.ivr.sessions import IvrService
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
-HEALTH_STATES: Final = ("ok", "degraded", "down")
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    return None
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 class LiveCollector(Collector):
     """The ``hotline_*`` families, derived from ``health()`` and ``snapshot()`` at each scrape."""
 
-    def __init__(
-        self, health: Callable[[], dict[str, Any]], snapshot: Callable[[], LiveSnapshot]
-    ) -> None:
+    def __init__(self, health: Callable[[], Health], snapshot: Callable[[], LiveSnapshot]) -> None:
         self._health = health
         self._snapshot = snapshot
 
@@ -56,46 +42,40 @@ class LiveCollector(Collector):
         yield from self._live_families(self._snapshot())
 
     @staticmethod
-    def _health_families(health: dict[str, Any]) -> Iterator[Metric]:
-        ami = _dict(health.get("ami"))
-        database = _dict(health.get("database"))
+    def _health_families(health: Health) -> Iterator[Metric]:
         status = GaugeMetricFamily(
             "hotline_health_status",
             "1 for the daemon's current health status (ok, degraded, down).",
             labels=["status"],
         )
-        for state in HEALTH_STATES:
-            status.add_metric([state], float(health.get("status") == state))
+        for state in HealthStatus:
+            status.add_metric([state.value], float(health.status is state))
         yield status
         yield GaugeMetricFamily(
             "hotline_ami_link_up",
             "1 when the AMI link to the PBX is logged in and ready.",
-            value=float(ami.get("state") == "ready"),
+            value=float(health.ami.ready),
         )
-        reconnects = _number(ami.get("reconnects"))
-        if reconnects is not None:
-            yield CounterMetricFamily(
-                "hotline_ami_reconnects",
-                "AMI reconnections since the daemon started.",
-                value=reconnects,
-            )
+        yield CounterMetricFamily(
+            "hotline_ami_reconnects",
+            "AMI reconnections since the daemon started.",
+            value=health.ami.reconnects,
+        )
         yield GaugeMetricFamily(
             "hotline_db_up",
             "1 when call records are being written to the database.",
-            value=float(database.get("ok") is True),
+            value=float(health.database.ok),
         )
-        pending = _number(database.get("pending"))
-        if pending is not None:
-            yield GaugeMetricFamily(
-                "hotline_db_pending_records", "Call records waiting to be written.", value=pending
-            )
-        written = _number(database.get("written"))
-        if written is not None:
-            yield CounterMetricFamily(
-                "hotline_db_written_records",
-                "Call records written since the daemon started.",
-                value=written,
-            )
+        yield GaugeMetricFamily(
+            "hotline_db_pending_records",
+            "Call records waiting to be written.",
+            value=health.database.pending,
+        )
+        yield CounterMetricFamily(
+            "hotline_db_written_records",
+            "Call records written since the daemon started.",
+            value=health.database.written,
+        )
 
     @staticmethod
     def _live_families(snap: LiveSnapshot) -> Iterator[Metric]:
@@ -225,7 +205,7 @@ class IvrCollector(Collector):
 
 
 def registry_for(
-    health: Callable[[], dict[str, Any]],
+    health: Callable[[], Health],
     snapshot: Callable[[], LiveSnapshot],
     extra: Sequence[Collector] = (),
 ) -> CollectorRegistry:

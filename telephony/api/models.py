@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -24,9 +24,12 @@ from pydantic import (
 
 from storage.announcements import Announcement
 from storage.workorders import WorkOrder, WorkOrderState
+from telephony.api.health_models import JournalOut, LinkOut, RecoveryOut, TrackerOut, WriterOut
 from telephony.api.privacy import mask_number
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
 from telephony.calls.record import CallRecord, Direction, Disposition, HangupBy, Kind, Outcome
+from telephony.health import Health as HealthParts
+from telephony.health import HealthStatus
 from telephony.reports.kpi import Figures
 
 
@@ -87,11 +90,26 @@ class ErrorBody(_Out):
 class Health(_Out):
     """``/healthz``: overall status; the parts only for a caller with a read token."""
 
-    status: Literal["ok", "degraded", "down"]
-    ami: dict[str, Any] | None = None
-    database: dict[str, Any] | None = None
-    journal: dict[str, Any] | None = None
-    tracker: dict[str, Any] | None = None
+    status: HealthStatus
+    ami: LinkOut | None = None
+    database: WriterOut | None = None
+    journal: JournalOut | None = None
+    recovery: RecoveryOut | None = None
+    tracker: TrackerOut | None = None
+
+    @classmethod
+    def of(cls, health: HealthParts, *, details: bool) -> Health:
+        """The status alone, or with every part when `details`."""
+        if not details:
+            return cls(status=health.status)
+        return cls(
+            status=health.status,
+            ami=LinkOut.of(health.ami),
+            database=WriterOut.of(health.database),
+            journal=JournalOut.of(health.journal),
+            recovery=RecoveryOut.of(health.recovery),
+            tracker=TrackerOut.of(health.tracker),
+        )
 
 
 class LiveCallOut(_Out):
@@ -186,7 +204,7 @@ class PbxStatus(_Out):
 
     pbx: str
     now: AwareDatetime
-    link: dict[str, Any]
+    link: LinkOut
     calls: list[LiveCallOut]
     totals: Totals
     queues: list[QueueOut]
@@ -243,7 +261,7 @@ def status_of(
         ],
         pbx=snapshot.pbx,
         now=snapshot.now,
-        link=snapshot.link,
+        link=LinkOut.of(snapshot.link),
         calls=[
             LiveCallOut(
                 call_id=c.call_id,

@@ -65,17 +65,12 @@ async def handle_health(request: web.Request) -> web.StreamResponse:
     """200 while ok or degraded, 503 when down. Anonymous callers learn only the status once
     tokens are configured (the details name the AMI user and the PBX address)."""
     deps = request.app[DEPS_KEY]
-    body = deps.live.health()
-    status = body.get("status")
-    if status not in ("ok", "degraded", "down"):
-        status = "down"
-    if deps.auth.open or deps.auth.principal(request) is not None:
-        health = Health.model_validate({**body, "status": status})
-    else:
-        health = Health(status=status)
+    parts = deps.live.health()
+    details = deps.auth.open or deps.auth.principal(request) is not None
+    health = Health.of(parts, details=details)
     return web.Response(
-        text=health.model_dump_json(exclude_none=True),
-        status=200 if status in ("ok", "degraded") else 503,
+        text=health.model_dump_json(exclude_unset=True),
+        status=200 if health.status in ("ok", "degraded") else 503,
         content_type="application/json",
     )
 

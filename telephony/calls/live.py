@@ -15,11 +15,12 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
 
 from telephony.ami import events as ev
+from telephony.ami.link import LinkSnapshot
 from telephony.calls.record import CallRecord, Kind
 from telephony.calls.tracker import CallTracker, Contact
+from telephony.health import Health
 from telephony.reports.kpi import Figures, Tally
 
 QUEUE_MEMBER_EVENTS = frozenset(
@@ -139,7 +140,7 @@ class LiveSnapshot:
 
     pbx: str
     now: datetime
-    link: dict[str, Any]
+    link: LinkSnapshot
     calls: tuple[LiveCall, ...]
     totals: dict[CallState, int]
     queues: tuple[QueueNow, ...]
@@ -183,7 +184,7 @@ class LiveView:
         tz: tzinfo,
         service_level_s: float,
         clock: Callable[[], float],
-        health_parts: Callable[[], dict[str, Any]],
+        health: Callable[[], Health],
         pbx_now: Callable[[], float] | None = None,
     ) -> None:
         """``clock`` is the wall clock (which day it is); ``pbx_now`` the PBX's time now, the
@@ -193,7 +194,7 @@ class LiveView:
         self.tz = tz
         self.service_level_s = service_level_s
         self.clock = clock
-        self.health_parts = health_parts
+        self._health = health
         self.pbx_now = pbx_now or clock
         self.members: dict[str, Member] = {}
         self._today = _Day(self._day(clock()))
@@ -248,13 +249,9 @@ class LiveView:
 
     # ------------------------------------------------------------------ outputs
 
-    def health(self) -> dict[str, Any]:
-        """The /healthz body: ``status`` (ok, degraded, down) and the parts it is made of."""
-        parts = self.health_parts()
-        ami_ok = parts.get("ami", {}).get("state") == "ready"
-        db_ok = parts.get("database", {}).get("ok", False)
-        status = "ok" if ami_ok and db_ok else ("down" if not db_ok else "degraded")
-        return {"status": status, **parts}
+    def health(self) -> Health:
+        """The daemon's health: its parts and the overall status derived from them."""
+        return self._health()
 
     def snapshot(self) -> LiveSnapshot:
         """What is happening now."""
@@ -295,7 +292,7 @@ class LiveView:
         return LiveSnapshot(
             pbx=self.pbx,
             now=datetime.fromtimestamp(wall, self.tz),
-            link=dict(self.health_parts().get("ami", {})),
+            link=self._health().ami,
             calls=tuple(calls),
             totals=totals,
             queues=tuple(self._queue(name, waits.get(name, [])) for name in names),

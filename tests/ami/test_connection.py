@@ -18,7 +18,9 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -415,11 +417,12 @@ async def test_bad_login_waits_longest_and_never_logs_the_secret(
     async with asyncio.timeout(TIMEOUT):
         await link.wait_state(LinkState.BACKOFF)
     snap = link.snapshot()
-    assert snap["state"] == "backoff"
-    assert isinstance(snap["retry_in_s"], float)
-    assert 0.8 * 30 - 1 <= snap["retry_in_s"] <= 30  # the longest wait at once, not base
-    assert "Authentication failed" in str(snap["last_error"])
-    assert snap["reconnects"] == 0
+    assert snap.state is LinkState.BACKOFF
+    assert snap.retry_in_s is not None
+    assert 0.8 * 30 - 1 <= snap.retry_in_s <= 30  # the longest wait at once, not base
+    assert "Authentication failed" in str(snap.last_error)
+    assert snap.last_error_at is not None
+    assert snap.reconnects == 0
     assert rec.ready == [] and rec.disconnects == []  # never logged in: nothing to tear down
     await link.stop()
     assert link.state is LinkState.CLOSED
@@ -681,7 +684,7 @@ async def test_a_failing_handler_does_not_kill_the_link(
     assert failed and failed[0].exc_info is not None
     index = next(f.index for f in seen if f.name == "Newchannel")
     assert f"frame {index} (Newchannel)" in failed[0].getMessage()
-    assert link.snapshot()["handler_errors"] == sum(
+    assert link.snapshot().handler_errors == sum(
         1 for f in CALL_EVENTS[:20] if f.startswith(b"Event: Newchannel")
     )
     await link.stop()
@@ -703,7 +706,7 @@ async def test_protocol_errors_are_logged_and_skipped(
     markers = [e.get("UserEvent") for e in rec.events if e.name == "UserEvent"]
     assert markers == ["a", "b"]
     assert link.state is LinkState.READY
-    assert link.snapshot()["protocol_errors"] == 2
+    assert link.snapshot().protocol_errors == 2
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(messages) == 1  # rate-limited: one line per 10 s
     assert "no Event, Response or Action line" in messages[0]
@@ -759,7 +762,7 @@ async def test_frames_split_byte_by_byte_with_utf8(ami: FakeAmi) -> None:
     channel = next(e for e in rec.events if e.name == "Newchannel")
     assert channel.get("CallerIDName") == name
     assert channel.raw == event
-    assert link.snapshot()["protocol_errors"] == 0
+    assert link.snapshot().protocol_errors == 0
     conn = link.connection
     assert conn is not None
     # the clock is read once per socket read: the bytes really came in many pieces
@@ -790,7 +793,7 @@ async def test_hung_pbx_is_detected_and_replaced(
     assert any("PBX not answering pings" in r.getMessage() for r in caplog.records)
     await link.wait_ready()
     assert link.reconnects == 1
-    assert link.snapshot()["state"] == "ready"
+    assert link.snapshot().state is LinkState.READY
     await asyncio.sleep(3 * interval)  # the new connection answers: no more drops
     assert len(rec.disconnects) == 1
     await link.stop()
@@ -833,7 +836,7 @@ async def test_pbx_closing_mid_stream_reconnects_with_backoff(
     assert rec.log.index(("event", before.index)) < rec.log.index(("ready", 2))
     assert any("stream ended inside a frame" in r.getMessage() for r in caplog.records)
     snap = link.snapshot()
-    assert snap["last_error"] == "closed by the PBX" and snap["failures"] == 0
+    assert snap.last_error == "closed by the PBX" and snap.failures == 0
     await link.stop()
     await watcher
     assert states[-1] is LinkState.CLOSED
@@ -931,13 +934,16 @@ def test_backoff_formula() -> None:
     assert backoff_delay(10**6, 0.5, 60.0, rng) >= 48.0
 
 
-def test_snapshot_is_json_ready() -> None:
-    import json
-
-    link = AmiLink(params(5038))
-    snap = link.snapshot()
-    assert snap["state"] == "disconnected" and snap["reconnects"] == 0
-    json.dumps(snap)
+def test_snapshot_times_are_in_the_zone_asked_for() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    at = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    link = AmiLink(params(5038), clock=at.timestamp)
+    snap = link.snapshot(shanghai)
+    assert snap.state is LinkState.DISCONNECTED and snap.reconnects == 0
+    assert snap.since == at
+    assert snap.since.utcoffset() == timedelta(hours=8)
+    assert snap.since.isoformat() == "2026-11-24T09:00:00+08:00"
+    assert link.snapshot().since.utcoffset() == timedelta(0)  # UTC unless told
 
 
 async def test_a_failing_journal_hook_does_not_stop_events(

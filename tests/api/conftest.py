@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from telephony.ami.link import LinkSnapshot, LinkState
 from telephony.api.server import start_server, stop_server
 from telephony.calls.live import (
     AgentNow,
@@ -22,6 +23,14 @@ from telephony.calls.live import (
     Today,
 )
 from telephony.calls.record import Kind
+from telephony.health import (
+    Health,
+    HealthStatus,
+    JournalHealth,
+    RecoveryHealth,
+    TrackerHealth,
+    WriterHealth,
+)
 from telephony.reports.kpi import Tally
 
 READ = "r3ad-T0ken_abc-0123456789"
@@ -36,14 +45,47 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def healthy() -> dict[str, Any]:
-    """A health() body of a daemon whose parts are all up."""
-    return {
-        "status": "ok",
-        "ami": {"state": "ready", "reconnects": 2, "username": "hotline", "pbx": "10.0.0.5:5038"},
-        "database": {"ok": True, "pending": 3, "written": 1234, "last_error": None},
-        "journal": {"enabled": True, "frames": 99},
-    }
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def link_snapshot(state: LinkState = LinkState.READY, reconnects: int = 2) -> LinkSnapshot:
+    """The AMI link as a daemon in Shanghai shows it."""
+    since = datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI)
+    return LinkSnapshot(
+        pbx="10.0.0.5:5038",
+        username="hotline",
+        state=state,
+        since=since,
+        for_s=3600.0,
+        ready_since=since if state is LinkState.READY else None,
+        banner="Asterisk Call Manager/9.0.0",
+        reconnects=reconnects,
+        frames=5000,
+        events=4990,
+    )
+
+
+def healthy() -> Health:
+    """The health of a daemon whose parts are all up."""
+    return Health(
+        ami=link_snapshot(),
+        database=WriterHealth(ok=True, pending=3, written=1234),
+        journal=JournalHealth(enabled=True, frames=99, file="/var/lib/hotline/pbx1.ami"),
+        recovery=RecoveryHealth(
+            checkpoint="pbx1-20261124-090000-000001.ami at byte 4096", unwritten=3
+        ),
+        tracker=TrackerHealth(open_contacts=3, records=1234, events=4990),
+    )
+
+
+def health_of(status: HealthStatus) -> Health:
+    """A health whose parts make `status`."""
+    health = healthy()
+    if status is HealthStatus.DEGRADED:
+        return replace(health, ami=link_snapshot(LinkState.BACKOFF))
+    if status is HealthStatus.DOWN:
+        return replace(health, database=WriterHealth(ok=False, last_error="connection refused"))
+    return health
 
 
 def today_tally() -> Tally:
@@ -73,7 +115,7 @@ def busy_snapshot() -> LiveSnapshot:
     return LiveSnapshot(
         pbx="pbx1",
         now=t,
-        link={"state": "ready", "reconnects": 2},
+        link=link_snapshot(),
         calls=(
             LiveCall(
                 "pbx1:1.1",
@@ -124,11 +166,11 @@ def busy_snapshot() -> LiveSnapshot:
 class FakeLive:
     """A live source whose answers (or failures) the test sets."""
 
-    health_body: dict[str, Any] = field(default_factory=healthy)
+    health_body: Health = field(default_factory=healthy)
     snap: LiveSnapshot = field(default_factory=busy_snapshot)
     fail_with: Exception | None = None
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> Health:
         if self.fail_with is not None:
             raise self.fail_with
         return self.health_body

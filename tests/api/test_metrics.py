@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from telephony.ami.link import LinkState
 from telephony.api.server import create_app
-from tests.api.conftest import READ, FakeLive, Serve, bearer
+from telephony.health import HealthStatus
+from tests.api.conftest import READ, FakeLive, Serve, bearer, health_of, link_snapshot
 
 
 async def scrape(
@@ -52,7 +54,9 @@ async def test_link_down_and_nothing_to_divide(serve: Serve, live: FakeLive) -> 
 
     from telephony.reports.kpi import Tally
 
-    live.health_body = {"status": "down", "ami": {"state": "backoff"}, "database": {"ok": False}}
+    live.health_body = replace(
+        health_of(HealthStatus.DOWN), ami=link_snapshot(LinkState.BACKOFF, reconnects=0)
+    )
     live.snap = replace(
         live.snap, today=replace(live.snap.today, figures=Tally().figures(), by_outcome={})
     )
@@ -61,7 +65,7 @@ async def test_link_down_and_nothing_to_divide(serve: Serve, live: FakeLive) -> 
     assert m["hotline_ami_link_up"][()] == 0
     assert m["hotline_db_up"][()] == 0
     assert "hotline_today_service_level_ratio" not in m  # undefined, not 0
-    assert "hotline_ami_reconnects_total" not in m
+    assert m["hotline_ami_reconnects_total"][()] == 0
 
 
 async def test_label_values_are_escaped(serve: Serve, live: FakeLive) -> None:

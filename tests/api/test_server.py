@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from telephony.api.server import create_app, start_server, stop_server
+from telephony.health import HealthStatus
 from tests.api.conftest import (
     CALLER,
     CALLER_MASKED,
@@ -17,6 +18,7 @@ from tests.api.conftest import (
     FakeLive,
     Serve,
     bearer,
+    health_of,
 )
 
 
@@ -28,18 +30,44 @@ def guarded(live: FakeLive):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("status", "code"), [("ok", 200), ("degraded", 200), ("down", 503), ("bogus", 503)]
+    ("status", "code"),
+    [(HealthStatus.OK, 200), (HealthStatus.DEGRADED, 200), (HealthStatus.DOWN, 503)],
 )
 async def test_healthz_code_follows_status(
-    serve: Serve, live: FakeLive, status: str, code: int
+    serve: Serve, live: FakeLive, status: HealthStatus, code: int
 ) -> None:
-    live.health_body["status"] = status
+    live.health_body = health_of(status)
     client = await serve(create_app(live))
     async with client.get("/healthz") as resp:
         assert resp.status == code
         body = await resp.json()
-    assert body["status"] == (status if status != "bogus" else "down")
+    assert body["status"] == status.value
     assert body["ami"]["username"] == "hotline"
+
+
+async def test_healthz_parts_field_by_field_times_in_the_views_zone(
+    serve: Serve, live: FakeLive
+) -> None:
+    client = await serve(create_app(live))
+    async with client.get("/healthz") as resp:
+        body = await resp.json()
+    assert body["ami"]["state"] == "ready"
+    assert body["ami"]["since"] == "2026-11-24T09:00:00+08:00"  # Shanghai, not UTC
+    assert body["ami"]["last_error"] is None  # nullable fields are there, as null
+    assert body["database"] == {
+        "ok": True,
+        "pending": 3,
+        "written": 1234,
+        "failed_attempts": 0,
+        "last_error": None,
+        "overflowed": 0,
+    }
+    assert body["journal"]["frames"] == 99
+    assert body["recovery"] == {
+        "checkpoint": "pbx1-20261124-090000-000001.ami at byte 4096",
+        "unwritten": 3,
+    }
+    assert body["tracker"] == {"open_contacts": 3, "records": 1234, "events": 4990}
 
 
 async def test_healthz_details_need_a_token_once_tokens_exist(serve: Serve, live: FakeLive) -> None:
@@ -273,6 +301,40 @@ async def test_openapi_documents_every_registered_route(serve: Serve, live: Fake
     assert set(schema["required"]) >= {"calls", "queues", "agents", "today", "totals"}
     pause = doc["paths"]["/api/agents/pause"]["post"]
     assert {"400", "401", "403", "409", "503"} <= set(pause["responses"])
+
+
+async def test_openapi_describes_link_and_health_field_by_field(
+    serve: Serve, live: FakeLive
+) -> None:
+    client = await serve(create_app(live))
+    async with client.get("/api/openapi.json") as resp:
+        doc = await resp.json()
+    schemas = doc["components"]["schemas"]
+    assert schemas["PbxStatus"]["properties"]["link"] == {"$ref": "#/components/schemas/LinkOut"}
+    link = schemas["LinkOut"]
+    assert {"state", "since", "reconnects", "last_error", "retry_in_s"} <= set(link["required"])
+    assert link["properties"]["since"]["format"] == "date-time"
+    assert schemas["LinkState"]["enum"] == [
+        "disconnected",
+        "connecting",
+        "authenticating",
+        "ready",
+        "backoff",
+        "closed",
+    ]
+    health = schemas["Health"]["properties"]
+    assert schemas["HealthStatus"]["enum"] == ["ok", "degraded", "down"]
+    for part, model in [
+        ("ami", "LinkOut"),
+        ("database", "WriterOut"),
+        ("journal", "JournalOut"),
+        ("recovery", "RecoveryOut"),
+        ("tracker", "TrackerOut"),
+    ]:
+        refs = [s.get("$ref") for s in health[part].get("anyOf", [health[part]])]
+        assert f"#/components/schemas/{model}" in refs, part
+        assert "additionalProperties" not in schemas[model]
+        assert schemas[model]["properties"], model
 
 
 # --- lifecycle ------------------------------------------------------------------------------------

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from telephony.ami.codec import AmiCodec, Frame
+from telephony.ami.connection import AmiParams
+from telephony.ami.link import AmiLink, LinkState
 from telephony.calls.clock import StreamClock
 from telephony.calls.live import QUEUE_MEMBER_EVENTS, AgentState, CallState, LiveSnapshot, LiveView
 from telephony.calls.record import CallRecord
 from telephony.calls.tracker import CallTracker, TrackerConfig
+from telephony.health import Health, HealthStatus, WriterHealth
 from telephony.pipeline import Pipeline
 from tests.paths import CAPTURES
 
@@ -25,13 +29,14 @@ def build(zone: str = "UTC") -> tuple[Pipeline, LiveView, list[CallRecord]]:
     records: list[CallRecord] = []
     tracker = CallTracker(TrackerConfig(pbx="pbx1"))
     clock = StreamClock("UTC")
+    link = AmiLink(AmiParams(host="127.0.0.1", port=1, username="hotline", secret="s"))
     live = LiveView(
         tracker,
         pbx="pbx1",
         tz=ZoneInfo(zone),
         service_level_s=15,
         clock=lambda: clock.now or 0.0,
-        health_parts=lambda: {"ami": {"state": "ready"}, "database": {"ok": True}},
+        health=lambda: Health(ami=link.snapshot(ZoneInfo(zone)), database=WriterHealth(ok=True)),
     )
 
     def sink(done: list[CallRecord]) -> None:
@@ -118,3 +123,15 @@ def test_live_times_are_in_the_view_zone() -> None:
     (call,) = snap.calls
     assert call.since is not None
     assert call.since.utcoffset() == snap.now.utcoffset() == timedelta(hours=8)
+    assert snap.link.since.utcoffset() == timedelta(hours=8)  # the link too
+
+
+def test_health_status_is_derived_from_the_parts() -> None:
+    _, live, _ = build()
+    health = live.health()
+    assert health.ami.state is LinkState.DISCONNECTED  # never started
+    assert health.status is HealthStatus.DEGRADED  # records still reach the database
+    assert replace(health, database=WriterHealth(ok=False)).status is HealthStatus.DOWN
+    ready = replace(health.ami, state=LinkState.READY)
+    assert replace(health, ami=ready).status is HealthStatus.OK
+    assert live.snapshot().link.since == health.ami.since  # the same link, the same zone

@@ -74,7 +74,7 @@ async def test_postgres_stopped_30s_while_calls_flow_every_record_once(
     assert pending_in_outage > 0  # records did wait for the database
     assert daemon.writer.failed_attempts > 0
     assert not daemon.writer.failing
-    assert health["database"]["ok"]
+    assert health.database.ok
     assert ids == truth(calls)
 
 
