@@ -405,6 +405,7 @@ class Daemon:
             audit_file=s.api.audit_file,
             peers=self.peers,
             collectors=[IvrCollector(self.ivr.service)] if self.ivr is not None else [],
+            on_announcements=None if self.ivr is None else self.ivr.announcements_changed,
             announcement_audio=(
                 None
                 if s.api.announcement_sounds is None

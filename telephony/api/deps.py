@@ -65,6 +65,7 @@ class ApiDeps:
     peers: PeerView | None = None
     notices: NoticeCache = field(default_factory=lambda: NoticeCache(None))
     audio: AnnouncementAudio | None = None
+    on_announcements: Callable[[], None] | None = None  # e.g. the IVR re-reads them
     # Under load many requests ask within the same tenth of a second: they share one rendering
     # (keyed by whether numbers are shown). Times in the body are rounded to 0.1 s anyway.
     status_ttl_s: float = 0.1
@@ -82,9 +83,12 @@ class ApiDeps:
         return body
 
     async def announcements_changed(self) -> None:
-        """Read the announcements again now and drop the rendered status (an API write)."""
+        """Read the announcements again now, drop the rendered status and tell the IVR (an API
+        write)."""
         await self.notices.refresh(force=True)
         self._status_cache.clear()
+        if self.on_announcements is not None:
+            self.on_announcements()
 
 
 @dataclass(frozen=True, slots=True)

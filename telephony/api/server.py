@@ -83,6 +83,7 @@ def create_app(
     collectors: Sequence[Collector] = (),
     peers: PeerView | None = None,
     announcement_audio: AnnouncementAudio | None = None,
+    on_announcements: Callable[[], None] | None = None,
 ) -> web.Application:
     """The API as an aiohttp application; ValueError for an empty or space-padded token."""
     deps = ApiDeps(
@@ -97,6 +98,7 @@ def create_app(
         peers=peers,
         notices=NoticeCache(engine),
         audio=announcement_audio,
+        on_announcements=on_announcements,
     )
     deps.registry = metrics.registry_for(live.health, live.snapshot, collectors)
     app = web.Application(middlewares=[json_errors])
