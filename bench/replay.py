@@ -111,25 +111,6 @@ def phase_codec(path: Path, _db: str) -> dict[str, float]:
     return {"count": n, "seconds": time.perf_counter() - t, "cpu": _cpu() - c}
 
 
-def _skip_for(pipeline):  # type: ignore[no-untyped-def]
-    """An Interest equal to what today's pipeline reads (its decoders, the resync items, CEL for
-    its side effects, and its raw-bytes rules for VarSet and Newexten), as a C prefilter."""
-    from telephony.ami.prefilter import Prefilter
-    from telephony.calls.interest import HeaderRule, Interest
-    from telephony.pipeline import _RESYNC_ITEMS
-
-    names = {*pipeline._decoders, *_RESYNC_ITEMS, *pipeline._observe_only, "CEL"}
-    names |= {"VarSet", "Newexten"}
-    contexts = frozenset(pipeline.tracker.config.survey_contexts)
-    rules = {
-        "VarSet": HeaderRule(
-            "Variable", prefixes=("HOTLINE_", "MIXMONITOR_FILENAME", "QUEUESTATUS")
-        ),
-        "Newexten": HeaderRule("Context", equals=contexts),
-    }
-    return Prefilter(Interest(frozenset(names), rules))
-
-
 def phase_pipeline(path: Path, _db: str, *, skip: bool = False) -> dict[str, float]:
     from telephony.ami.codec import AmiCodec
     from telephony.calls.clock import StreamClock
@@ -142,7 +123,8 @@ def phase_pipeline(path: Path, _db: str, *, skip: bool = False) -> dict[str, flo
         records[0] += len(done)
 
     pipeline = Pipeline(CallTracker(TrackerConfig(pbx="bench")), StreamClock("UTC"), sink)
-    codec = AmiCodec(skip=_skip_for(pipeline) if skip else None)
+    # skip: what `hotline replay` does (the pipeline's prefilter in the codec).
+    codec = AmiCodec(skip=pipeline.prefilter if skip else None)
     stats = pipeline.stats
     t, c = time.perf_counter(), _cpu()
     for chunk in _chunks(path):
@@ -150,10 +132,7 @@ def phase_pipeline(path: Path, _db: str, *, skip: bool = False) -> dict[str, flo
         while frames := codec.take_frames():
             pipeline.feed_many(frames)
         pipeline.feed_many(iter(codec.next_frame, None))
-    pipeline.finish()
-    # Frames skipped inside the codec are events the pipeline would have counted and dropped.
-    stats.frames += codec.skipped
-    stats.events += codec.skipped
+    pipeline.finish()  # adds the frames skipped in the codec to the counts
     return {
         "count": stats.events,
         "records": records[0],

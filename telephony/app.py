@@ -51,6 +51,7 @@ from telephony.health import NOT_STARTED, Health, JournalHealth, RecoveryHealth,
 from telephony.ivr.runtime import IvrRuntime
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
+from telephony.surveys.dialer import SurveyDialer
 
 log = logging.getLogger("hotline.app")
 
@@ -141,6 +142,7 @@ class Daemon:
             on_frame_received=self._frame_received,
             on_event=self._on_event,
             on_ready=self._resync,
+            on_disconnect=self._link_down,
             deliver_responses=True,
         )
         self.recording = RecordingController(s.recording, self.link, s.reports.zone, pbx=s.pbx.id)
@@ -152,6 +154,7 @@ class Daemon:
             observe_only=QUEUE_MEMBER_EVENTS,
         )
         self.ivr = IvrRuntime(s.ivr, self.link, clock=self.pbx_clock) if s.ivr.enabled else None
+        self.surveys: SurveyDialer | None = None
         self._resyncs = _Resyncs()
         self._runner: Any = None
         self.http_port: int | None = None
@@ -204,6 +207,12 @@ class Daemon:
         if self.ivr is not None:
             self.ivr.observe_frame(frame)
         self.holds.after_feed()
+        if self.surveys is not None:
+            self.surveys.observe(frame)
+
+    def _link_down(self, reason: str) -> None:
+        if self.surveys is not None:
+            self.surveys.link_lost()
 
     def _records_finished(self, records: list[CallRecord]) -> None:
         if self._already_stored:
@@ -216,6 +225,8 @@ class Daemon:
             for record in records:
                 self.writer.submit(record)
         self.live.records_finished(records)
+        if self.surveys is not None:
+            self.surveys.offer(records)
 
     def _drop_stored(self, records: list[CallRecord]) -> list[CallRecord]:
         """Records of contacts re-read from the journal whose record the database already has."""
@@ -259,6 +270,8 @@ class Daemon:
             for record in fresh:
                 self.writer.submit(record)
         self.live.records_finished(fresh)
+        if self.surveys is not None:
+            self.surveys.offer(fresh)
         log.info(
             "recovery: read %d frames from %s on (%d file(s)): %d contacts written now, %d "
             "already stored, %d in progress",
@@ -379,6 +392,15 @@ class Daemon:
         await asyncio.to_thread(self._seed_today)
         if self.journal is not None:
             await asyncio.to_thread(self.journal.open)
+        if s.surveys.enabled:  # before recovery: contacts that ended while down get surveys too
+            self.surveys = SurveyDialer(
+                s.surveys,
+                self._engine,
+                self.link,
+                owner=s.pbx.id,
+                journal_dir=Path(s.journal.dir) if s.journal.enabled else None,
+                wall=self._pbx_now,  # the clock of the contacts' own times (and of the citizens)
+            )
         await self._recover()
         read = [t.get_secret_value() for t in s.http.read_tokens]
         write = [t.get_secret_value() for t in s.http.write_tokens]
@@ -418,6 +440,8 @@ class Daemon:
         await self.link.start()
         if self.ivr is not None:
             await self.ivr.start(self._engine)
+        if self.surveys is not None:
+            await self.surveys.start()
         self.started.set()
         log.info(
             "hotline %s: following %s:%d, status on http://%s:%d/api/status",
@@ -495,6 +519,8 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         if self.ivr is not None:
             await self.ivr.stop()
+        if self.surveys is not None:
+            await self.surveys.stop()
         await self.link.stop()
         await self.recording.close()
         if self._runner is not None:

@@ -132,10 +132,11 @@ def _replay_into(
     tracker_config: TrackerConfig,
 ) -> int:
     from storage.writer import CallWriter
+    from telephony.ami.codec import skipping
     from telephony.amilog.replay import ReplayError, paced, replay
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker
-    from telephony.pipeline import Pipeline
+    from telephony.pipeline import Pipeline, batch_collections
 
     writer = CallWriter(engine)
     pending: list[CallRecord] = []
@@ -153,7 +154,11 @@ def _replay_into(
     status = 0
     summary = None
     try:
-        with _progress(sum(p.stat().st_size for p in paths)) as progress:
+        with (
+            _progress(sum(p.stat().st_size for p in paths)) as progress,
+            skipping(pipeline.prefilter),  # frames the pipeline would drop are never built
+            batch_collections(),
+        ):
             summary = replay(paths, pipeline, progress=progress, pace=pace)
     except ReplayError as exc:
         for problem in exc.summary.failed if exc.summary else [str(exc)]:
@@ -371,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     from telephony.ivr.commands import add_parsers as add_ivr_parsers
 
     add_ivr_parsers(sub)  # hotline prompts …, hotline announce …
+    from telephony.surveys.commands import register as register_surveys
+
+    register_surveys(sub, DEFAULT_DB)
     return parser
 
 

@@ -52,6 +52,7 @@ from storage.errors import StorageError
 from telephony.api.settings import ApiSettings
 from telephony.hostport import parse_host_port
 from telephony.ivr.settings import IvrSettings
+from telephony.surveys.settings import SurveySettings
 
 ENV_PREFIX = "HOTLINE_"
 ENV_DELIMITER = "__"
@@ -476,6 +477,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+    surveys: SurveySettings = Field(default_factory=SurveySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -502,6 +504,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "api": ApiSettings,
     "ivr": IvrSettings,
     "recovery": RecoverySettings,
+    "surveys": SurveySettings,
 }
 SECTIONS = tuple(_SECTION_MODELS)
 

@@ -72,6 +72,15 @@ async def run_demo(
         "HOTLINE_RECORDING__MODE": "dialplan",
         "HOTLINE_RECORDING__RETENTION_DAYS": "0",
         "HOTLINE_REPORTS__TIMEZONE": ZONE,
+        # Callback surveys a minute after each answered contact, at any hour (the demo's PBX
+        # answers them like citizens: digits, busy, no answer).
+        "HOTLINE_SURVEYS__ENABLED": "true",
+        "HOTLINE_SURVEYS__CHANNEL": "IAX2/carrier/{number}",
+        "HOTLINE_SURVEYS__DELAY_MIN": "1",
+        "HOTLINE_SURVEYS__QUIET_START": "00:00",
+        "HOTLINE_SURVEYS__QUIET_END": "00:00",
+        "HOTLINE_SURVEYS__RETRY_AFTER_MIN": "2",
+        "HOTLINE_SURVEYS__RING_TIMEOUT_S": "18",
     }
     menus = _demo_menus()
     if menus is not None:  # an editable install: half the callers walk the AsyncAGI menus

@@ -6,7 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime, tzinfo
 
-from telephony.api.privacy import MaskNumbersFilter
+from telephony.privacy import MaskNumbersFilter
 
 
 def setup_logging(level: str, fmt: str, *, tz: tzinfo | None = None) -> None:

@@ -14,6 +14,10 @@
  *       Python path then explains: non-UTF-8, a line without ": ").
  *   find(raw, name)                           ~ Frame.find.
  *   keeps(compiled, name, raw)                ~ Prefilter.keeps (an Interest as C lookups).
+ *   rule_test(key, equals, prefixes, raw)     ~ HeaderRule.raw_test() (calls/interest.py).
+ *   decoder(cls, fields)                      ~ events._make_decoder: a typed-event decoder
+ *       built from the same field table (events.field_table, read from the dataclasses).
+ *   time_of(clock, frame)                     ~ StreamClock.time_of (calls/clock.py).
  *
  * Frame objects are instances of codec.Frame (a __slots__ class), allocated here and their slots
  * filled through the slot offsets that setup() reads from the class's member descriptors, so one
@@ -23,6 +27,7 @@
 #include <Python.h>
 #include <structmember.h>
 #include <string.h>
+#include <stdint.h>
 
 static PyTypeObject *frame_type = NULL;
 static Py_ssize_t off_raw, off_kind, off_name, off_index, off_offset, off_received, off_headers,
@@ -37,11 +42,60 @@ static const char BANNER_PREFIX[] = "Asterisk Call Manager/";
 
 /* ---------------------------------------------------------------- small byte helpers */
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* needle of 2-4 bytes in a long haystack, 16 positions at a time: one unaligned load per
+ * needle byte, shifted by its place; returns the first match or the first position not
+ * examined (*done = 0) for the scalar loop to finish. */
+static Py_ssize_t find_wide(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m,
+                            int *done) {
+    __m128i b0 = _mm_set1_epi8(needle[0]), b1 = _mm_set1_epi8(needle[1]);
+    __m128i b2 = _mm_set1_epi8(m > 2 ? needle[2] : 0), b3 = _mm_set1_epi8(m > 3 ? needle[3] : 0);
+    Py_ssize_t i = 0;
+    for (; i + 16 + 3 <= n; i += 16) {
+        const char *q = hay + i;
+        __m128i hit = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)q), b0),
+                                    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(q + 1)), b1));
+        if (m > 2)
+            hit = _mm_and_si128(hit, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(q + 2)), b2));
+        if (m > 3)
+            hit = _mm_and_si128(hit, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(q + 3)), b3));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) {
+            *done = 1;
+            return i + __builtin_ctz((unsigned)mask);
+        }
+    }
+    *done = 0;
+    return i;
+}
+#endif
+
 static Py_ssize_t find_bytes(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
+    /* The first occurrence, like memmem. Needles here are 2-4 bytes: long haystacks (a chunk,
+     * a frame) are scanned 16 bytes at a time, short ones (a line) memchr-driven, where
+     * memmem's set-up would dominate. */
     if (m == 0) return 0;
     if (n < m) return -1;
-    const char *p = memmem(hay, (size_t)n, needle, (size_t)m);
-    return p ? (Py_ssize_t)(p - hay) : -1;
+    Py_ssize_t from = 0;
+#if defined(__SSE2__)
+    if (m >= 2 && m <= 4 && n >= 64) {
+        int done;
+        Py_ssize_t at = find_wide(hay, n, needle, m, &done);
+        if (done) return at;
+        from = at;
+    }
+#endif
+    const char *p = hay + from, *end = hay + n - m + 1; /* the last possible start + 1 */
+    while (p < end) {
+        p = memchr(p, needle[0], (size_t)(end - p));
+        if (p == NULL) return -1;
+        Py_ssize_t k = 1;
+        while (k < m && p[k] == needle[k]) k++; /* inline: a libc call costs more for 1-3 */
+        if (k == m) return (Py_ssize_t)(p - hay);
+        p++;
+    }
+    return -1;
 }
 
 static Py_ssize_t rfind_crlfcrlf(const char *b, Py_ssize_t start, Py_ssize_t n) {
@@ -136,6 +190,35 @@ static PyObject *call_oversized(Py_ssize_t size, Py_ssize_t limit, Py_ssize_t of
     return PyObject_CallFunction(make_oversized, "nnnn", size, limit, offset, index);
 }
 
+/* The name of an "Event: " frame, as PyUnicode_DecodeASCII(..., "replace") makes it; ASCII
+ * names are kept in a small table so that the same name is one shared str (hash computed once)
+ * rather than a new one per frame. */
+#define NAME_CACHE 256
+#define NAME_MAX_LEN 48
+static struct {
+    Py_ssize_t len;
+    char buf[NAME_MAX_LEN];
+    PyObject *str;
+} name_cache[NAME_CACHE];
+
+static PyObject *event_name(const char *p, Py_ssize_t n) {
+    if (n > NAME_MAX_LEN) return PyUnicode_DecodeASCII(p, n, "replace");
+    uint32_t h = 2166136261u;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 16777619u;
+    h ^= h >> 11;
+    Py_ssize_t at = (Py_ssize_t)(h & (NAME_CACHE - 1));
+    if (name_cache[at].str != NULL && name_cache[at].len == n &&
+        memcmp(name_cache[at].buf, p, (size_t)n) == 0)
+        return Py_NewRef(name_cache[at].str);
+    PyObject *name = PyUnicode_DecodeASCII(p, n, "replace");
+    if (name != NULL && PyUnicode_IS_ASCII(name)) {
+        Py_XSETREF(name_cache[at].str, Py_NewRef(name));
+        name_cache[at].len = n;
+        memcpy(name_cache[at].buf, p, (size_t)n);
+    }
+    return name;
+}
+
 /* One part of the chunk: append its items; returns 0, or -1 with an exception set. */
 static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t *offset,
                      Py_ssize_t *index, Py_ssize_t limit, PyObject **banner,
@@ -150,7 +233,7 @@ static int fill_part(PyObject *items, const char *p, Py_ssize_t len, Py_ssize_t 
             *errors += 1;
             item = call_oversized(len, limit, *offset, *index);
         } else {
-            PyObject *name = PyUnicode_DecodeASCII(p + 7, end - 7, "replace");
+            PyObject *name = event_name(p + 7, end - 7);
             if (name == NULL) return -1;
             if (keep != Py_None) {
                 int kept = keeps_impl(keep, name, p, len);
@@ -432,6 +515,485 @@ static PyObject *cc_keeps(PyObject *self, PyObject *args) {
     return Py_NewRef(ok ? Py_True : Py_False);
 }
 
+
+/* ---------------------------------------------------------------- typed events
+ *
+ * decoder(cls, fields) -> a callable decode(frame, time) ~ the decoders events.py generates:
+ * cls is a frozen __slots__ dataclass; fields is its table, generated in events.py from the
+ * dataclass fields (the same table the Python decoders are generated from): a tuple of
+ * (slot name, header names in order of preference, conversion) with conversion 0 str, 1 int,
+ * 2 float, 3 the frame's whole header dict. The event is allocated here and its slots filled
+ * through their offsets, as for Frame.
+ */
+
+#define MAX_NAMES 96
+#define MAX_FIELDS 48
+
+typedef struct {
+    Py_ssize_t offset;
+    int conv;
+    PyObject *headers; /* tuple of str */
+} DecField;
+
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *cls;
+    Py_ssize_t off_name, off_time, off_index;
+    Py_ssize_t n;
+    DecField *fields;
+    vectorcallfunc vectorcall;
+    /* The scan path: every header name of every field, flattened (name j of field i). */
+    int scan; /* 0: some field wants the whole dict, or too many names: the dict path */
+    Py_ssize_t nnames;
+    const char *names[MAX_NAMES];
+    Py_ssize_t name_len[MAX_NAMES];
+    Py_ssize_t first_name[MAX_FIELDS + 1]; /* field i's names: first_name[i] .. [i + 1] */
+} DecoderObject;
+
+static int slot_offset(PyObject *type, const char *name, Py_ssize_t *out);
+
+/* The frame's header dict (borrowed from the frame), parsed and cached as Frame._parse does. */
+static PyObject *frame_headers(PyObject *frame) {
+    PyObject *headers = SLOT(frame, off_headers);
+    if (headers != NULL && headers != Py_None) return headers;
+    PyObject *raw = SLOT(frame, off_raw);
+    PyObject *parsed = PyBytes_Check(raw) ? cc_parse_headers(NULL, raw) : Py_NewRef(Py_None);
+    if (parsed == NULL) return NULL;
+    if (parsed == Py_None) {
+        /* Unusual frame: the Python property decides (slow path, MalformedFrame). */
+        Py_DECREF(parsed);
+        PyObject *got = PyObject_GetAttrString(frame, "headers");
+        if (got == NULL) return NULL;
+        Py_DECREF(got); /* the frame keeps it */
+        return SLOT(frame, off_headers);
+    }
+    Py_XSETREF(SLOT(frame, off_headers), parsed);
+    return parsed;
+}
+
+static PyObject *convert(PyObject *value, int conv) {
+    PyObject *out;
+    if (conv == 1) {
+        out = PyLong_FromUnicodeObject(value, 10);
+    } else if (conv == 2) {
+        out = PyFloat_FromString(value);
+    } else {
+        return Py_NewRef(value);
+    }
+    if (out == NULL && PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyErr_Clear();
+        out = Py_NewRef(Py_None);
+    }
+    return out;
+}
+
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static int all_ascii(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL) return 0;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)p[i] & 0x80) return 0;
+    return 1;
+}
+
+/* ~ int(value) for what Asterisk sends: an optional "-" and 1-18 ASCII digits; anything else
+ * goes through int() itself (PyLong_FromUnicodeObject: spaces, "+", "_", other digits). */
+static PyObject *ascii_int(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    int neg = 0;
+    if (n > 0 && p[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    if (n - i >= 1 && n - i <= 18) {
+        long long v = 0;
+        Py_ssize_t k = i;
+        for (; k < n && p[k] >= '0' && p[k] <= '9'; k++) v = v * 10 + (p[k] - '0');
+        if (k == n) return PyLong_FromLongLong(neg ? -v : v);
+    }
+    PyObject *text = PyUnicode_DecodeASCII(p, n, NULL);
+    if (text == NULL) return NULL;
+    PyObject *out = convert(text, 1);
+    Py_DECREF(text);
+    return out;
+}
+
+/* The scan path of decode: for an all-ASCII frame whose lines are all "Key: Value" (what
+ * Frame.headers' fast path parses), the values of the wanted headers are read straight from
+ * the bytes, the last of a repeated header winning as in the dict. Returns 0 when the frame
+ * is not such a frame (the dict path decides), 1 when done, -1 on error. */
+static int decode_scan(DecoderObject *d, PyObject *event, const char *p, Py_ssize_t n) {
+    if (!all_ascii(p, n)) return 0;
+    Py_ssize_t vstart[MAX_NAMES], vlen[MAX_NAMES];
+    for (Py_ssize_t j = 0; j < d->nnames; j++) vstart[j] = -1;
+    int crlf = memchr(p, '\r', (size_t)n) != NULL;
+    const char *sep = crlf ? "\r\n" : "\n";
+    Py_ssize_t seplen = crlf ? 2 : 1;
+    Py_ssize_t start = 0;
+    for (;;) {
+        Py_ssize_t e = find_bytes(p + start, n - start, sep, seplen);
+        Py_ssize_t len = e < 0 ? n - start : e;
+        const char *line = p + start;
+        Py_ssize_t k = find_bytes(line, len, ": ", 2);
+        if (k < 0) return 0;
+        for (Py_ssize_t j = 0; j < d->nnames; j++) {
+            if (d->name_len[j] == k && same_bytes(d->names[j], line, k)) {
+                vstart[j] = start + k + 2;
+                vlen[j] = len - k - 2;
+            }
+        }
+        if (e < 0) break;
+        start += e + seplen;
+    }
+    for (Py_ssize_t i = 0; i < d->n; i++) {
+        DecField *f = &d->fields[i];
+        Py_ssize_t hit = -1;
+        for (Py_ssize_t j = d->first_name[i]; j < d->first_name[i + 1] && hit < 0; j++) {
+            if (vstart[j] >= 0) hit = j;
+        }
+        PyObject *out;
+        if (hit < 0) {
+            out = Py_NewRef(Py_None);
+        } else if (f->conv == 1) {
+            out = ascii_int(p + vstart[hit], vlen[hit]);
+        } else {
+            PyObject *text = PyUnicode_New(vlen[hit], 127);
+            if (text == NULL) return -1;
+            memcpy(PyUnicode_DATA(text), p + vstart[hit], (size_t)vlen[hit]);
+            if (f->conv == 2) {
+                out = convert(text, 2);
+                Py_DECREF(text);
+            } else {
+                out = text;
+            }
+        }
+        if (out == NULL) return -1;
+        SLOT(event, f->offset) = out;
+    }
+    return 1;
+}
+
+static PyObject *decoder_call(PyObject *callable, PyObject *const *args, size_t nargsf,
+                              PyObject *kwnames) {
+    DecoderObject *d = (DecoderObject *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 2 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "decode(frame, time)");
+        return NULL;
+    }
+    PyObject *frame = args[0], *time = args[1];
+    if (!PyObject_TypeCheck(frame, frame_type)) {
+        PyErr_SetString(PyExc_TypeError, "decode(): not a Frame");
+        return NULL;
+    }
+    PyObject *raw = SLOT(frame, off_raw);
+    if (d->scan && PyBytes_Check(raw) && SLOT(frame, off_headers) == Py_None) {
+        PyObject *event = d->cls->tp_alloc(d->cls, 0);
+        if (event == NULL) return NULL;
+        int done = decode_scan(d, event, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw));
+        if (done < 0) {
+            Py_DECREF(event);
+            return NULL;
+        }
+        if (done) {
+            SLOT(event, d->off_name) = Py_NewRef(SLOT(frame, off_name));
+            SLOT(event, d->off_time) = Py_NewRef(time);
+            SLOT(event, d->off_index) = Py_NewRef(SLOT(frame, off_index));
+            return event;
+        }
+        Py_DECREF(event);
+    }
+    PyObject *headers = frame_headers(frame);
+    if (headers == NULL) return NULL;
+    Py_INCREF(headers);
+    PyObject *event = d->cls->tp_alloc(d->cls, 0);
+    if (event == NULL) {
+        Py_DECREF(headers);
+        return NULL;
+    }
+    SLOT(event, d->off_name) = Py_NewRef(SLOT(frame, off_name));
+    SLOT(event, d->off_time) = Py_NewRef(time);
+    SLOT(event, d->off_index) = Py_NewRef(SLOT(frame, off_index));
+    for (Py_ssize_t i = 0; i < d->n; i++) {
+        DecField *f = &d->fields[i];
+        PyObject *out;
+        if (f->conv == 3) {
+            out = Py_NewRef(headers);
+        } else {
+            PyObject *value = NULL;
+            Py_ssize_t nh = PyTuple_GET_SIZE(f->headers);
+            for (Py_ssize_t k = 0; k < nh && value == NULL; k++) {
+                value = PyDict_GetItemWithError(headers, PyTuple_GET_ITEM(f->headers, k));
+                if (value == NULL && PyErr_Occurred()) goto error;
+            }
+            out = value == NULL ? Py_NewRef(Py_None) : convert(value, f->conv);
+            if (out == NULL) goto error;
+        }
+        SLOT(event, f->offset) = out;
+    }
+    Py_DECREF(headers);
+    return event;
+error:
+    Py_DECREF(headers);
+    Py_DECREF(event);
+    return NULL;
+}
+
+static void decoder_dealloc(DecoderObject *d) {
+    PyObject_GC_UnTrack(d);
+    for (Py_ssize_t i = 0; i < d->n; i++) Py_XDECREF(d->fields[i].headers);
+    PyMem_Free(d->fields);
+    Py_XDECREF(d->cls);
+    Py_TYPE(d)->tp_free((PyObject *)d);
+}
+
+static int decoder_traverse(DecoderObject *d, visitproc visit, void *arg) {
+    Py_VISIT(d->cls);
+    return 0;
+}
+
+static PyObject *decoder_repr(DecoderObject *d) {
+    return PyUnicode_FromFormat("<compiled decoder of %s>", d->cls->tp_name);
+}
+
+static PyTypeObject DecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "telephony.ami._ccodec.Decoder",
+    .tp_basicsize = sizeof(DecoderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(DecoderObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)decoder_dealloc,
+    .tp_traverse = (traverseproc)decoder_traverse,
+    .tp_repr = (reprfunc)decoder_repr,
+};
+
+static PyObject *cc_decoder(PyObject *self, PyObject *args) {
+    PyObject *cls, *fields;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyType_Type, &cls, &PyTuple_Type, &fields)) return NULL;
+    if (frame_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_ccodec.setup() was not called");
+        return NULL;
+    }
+    DecoderObject *d = PyObject_GC_New(DecoderObject, &DecoderType);
+    if (d == NULL) return NULL;
+    d->cls = (PyTypeObject *)Py_NewRef(cls);
+    d->n = 0;
+    d->fields = NULL;
+    d->vectorcall = decoder_call;
+    d->scan = 0;
+    d->nnames = 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(fields);
+    d->fields = PyMem_Calloc(n ? (size_t)n : 1, sizeof(DecField));
+    if (d->fields == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    if (slot_offset(cls, "name", &d->off_name) < 0 || slot_offset(cls, "time", &d->off_time) < 0 ||
+        slot_offset(cls, "index", &d->off_index) < 0)
+        goto error;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *slot;
+        PyObject *headers;
+        int conv;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(fields, i), "sO!i", &slot, &PyTuple_Type, &headers,
+                              &conv))
+            goto error;
+        if (conv < 0 || conv > 3) {
+            PyErr_Format(PyExc_ValueError, "decoder(): conversion %d of %s", conv, slot);
+            goto error;
+        }
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(headers); k++) {
+            if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(headers, k))) {
+                PyErr_SetString(PyExc_TypeError, "decoder(): header names are str");
+                goto error;
+            }
+        }
+        if (slot_offset(cls, slot, &d->fields[i].offset) < 0) goto error;
+        d->fields[i].conv = conv;
+        d->fields[i].headers = Py_NewRef(headers);
+        d->n = i + 1;
+    }
+    /* The scan path, when no field wants the dict and the names fit. Names point into the
+     * header tuples' str objects (ASCII names only: compact, 1 byte per character). */
+    int scan = n <= MAX_FIELDS;
+    Py_ssize_t nn = 0;
+    for (Py_ssize_t i = 0; i < n && scan; i++) {
+        d->first_name[i] = nn;
+        if (d->fields[i].conv == 3) scan = 0;
+        PyObject *headers = d->fields[i].headers;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(headers) && scan; k++) {
+            PyObject *h = PyTuple_GET_ITEM(headers, k);
+            if (nn >= MAX_NAMES || !PyUnicode_IS_ASCII(h)) {
+                scan = 0;
+                break;
+            }
+            d->names[nn] = (const char *)PyUnicode_DATA(h);
+            d->name_len[nn] = PyUnicode_GET_LENGTH(h);
+            nn++;
+        }
+    }
+    if (scan) {
+        d->first_name[n] = nn;
+        d->nnames = nn;
+        d->scan = 1;
+    }
+    /* Every slot of the class must be filled: name, time, index and the fields. */
+    PyObject_GC_Track(d);
+    return (PyObject *)d;
+error:
+    PyObject_GC_Track(d);
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- the stream clock
+ *
+ * time_of(clock, frame) ~ StreamClock.time_of (clock.py): Timestamp header, else the receive
+ * stamp, else CEL EventTime / Cdr EndTime through clock.local_to_epoch (Python: zone, cache),
+ * never backwards, else the clock. clock.now is read and written as an attribute.
+ */
+
+static PyObject *str_now, *str_local_to_epoch, *str_cel, *str_cdr;
+
+static int set_now(PyObject *clock, PyObject *value) {
+    return PyObject_SetAttr(clock, str_now, value);
+}
+
+static PyObject *cc_time_of(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyObject_TypeCheck(args[1], frame_type)) {
+        PyErr_SetString(PyExc_TypeError, "time_of(clock, frame)");
+        return NULL;
+    }
+    PyObject *clock = args[0], *frame = args[1];
+    PyObject *raw = SLOT(frame, off_raw);
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "time_of(): frame.raw is not bytes");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(raw);
+    Py_ssize_t n = PyBytes_GET_SIZE(raw);
+    PyObject *stamp = find_value(p, n, "Timestamp", 9);
+    if (stamp == NULL) return NULL;
+    if (stamp != Py_None) {
+        PyObject *value = PyFloat_FromString(stamp);
+        Py_DECREF(stamp);
+        if (value != NULL) {
+            /* As clock.py: not NaN, inf, negative or beyond 9999-12-31 (_LATEST). */
+            double v = PyFloat_AS_DOUBLE(value);
+            if (v >= 0.0 && v < 253402300000.0) {
+                if (set_now(clock, value) < 0) {
+                    Py_DECREF(value);
+                    return NULL;
+                }
+                return value;
+            }
+            Py_DECREF(value);
+        } else {
+            if (!PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
+            PyErr_Clear();
+        }
+    } else {
+        Py_DECREF(stamp);
+    }
+    PyObject *received = SLOT(frame, off_received);
+    if (received != NULL && received != Py_None) {
+        if (set_now(clock, received) < 0) return NULL;
+        return Py_NewRef(received);
+    }
+    PyObject *name = SLOT(frame, off_name);
+    const char *header = NULL;
+    Py_ssize_t hlen = 0;
+    if (PyUnicode_Check(name)) {
+        int cel = PyUnicode_Compare(name, str_cel) == 0;
+        if (!cel && PyUnicode_Compare(name, str_cdr) == 0) {
+            header = "EndTime";
+            hlen = 7;
+        } else if (cel) {
+            header = "EventTime";
+            hlen = 9;
+        }
+        if (PyErr_Occurred()) return NULL;
+    }
+    if (header != NULL) {
+        PyObject *text = find_value(p, n, header, hlen);
+        if (text == NULL) return NULL;
+        if (text != Py_None && PyUnicode_GET_LENGTH(text) > 0) {
+            PyObject *value = PyObject_CallMethodOneArg(clock, str_local_to_epoch, text);
+            Py_DECREF(text);
+            if (value == NULL) return NULL;
+            if (value != Py_None) {
+                PyObject *now = PyObject_GetAttr(clock, str_now);
+                if (now == NULL) {
+                    Py_DECREF(value);
+                    return NULL;
+                }
+                int later = now == Py_None ? 1 : PyObject_RichCompareBool(value, now, Py_GT);
+                Py_DECREF(now);
+                if (later < 0 || (later && set_now(clock, value) < 0)) {
+                    Py_DECREF(value);
+                    return NULL;
+                }
+            }
+            Py_DECREF(value);
+        } else {
+            Py_DECREF(text);
+        }
+    }
+    return PyObject_GetAttr(clock, str_now);
+}
+
+
+/* ---------------------------------------------------------------- a header rule on raw bytes
+ *
+ * rule_test(key, equals, prefixes, raw) ~ HeaderRule.raw_test(): key is b"\n" + header + b": ";
+ * the value runs to the next "\n" with one trailing "\r" dropped, and is kept when it is in
+ * equals (a frozenset of bytes) or starts with one of prefixes (a tuple of bytes).
+ */
+static PyObject *cc_rule_test(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyBytes_Check(args[0]) || !PyAnySet_Check(args[1]) ||
+        !PyTuple_Check(args[2]) || !PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "rule_test(key, equals, prefixes, raw)");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(args[3]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[3]);
+    Py_ssize_t klen = PyBytes_GET_SIZE(args[0]);
+    Py_ssize_t pos = find_bytes(p, n, PyBytes_AS_STRING(args[0]), klen);
+    if (pos < 0) Py_RETURN_FALSE;
+    pos += klen;
+    const char *nl = memchr(p + pos, '\n', (size_t)(n - pos));
+    Py_ssize_t end = nl ? (Py_ssize_t)(nl - p) : n;
+    if (end > pos && p[end - 1] == '\r') end--;
+    Py_ssize_t vlen = end - pos;
+    PyObject *prefixes = args[2];
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
+        if (!PyBytes_Check(prefix)) {
+            PyErr_SetString(PyExc_TypeError, "rule_test(): prefixes are bytes");
+            return NULL;
+        }
+        Py_ssize_t m = PyBytes_GET_SIZE(prefix);
+        if (m <= vlen && memcmp(p + pos, PyBytes_AS_STRING(prefix), (size_t)m) == 0)
+            Py_RETURN_TRUE;
+    }
+    if (PySet_GET_SIZE(args[1]) == 0) Py_RETURN_FALSE;
+    PyObject *value = PyBytes_FromStringAndSize(p + pos, vlen);
+    if (value == NULL) return NULL;
+    int in = PySet_Contains(args[1], value);
+    Py_DECREF(value);
+    if (in < 0) return NULL;
+    return Py_NewRef(in ? Py_True : Py_False);
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static int slot_offset(PyObject *type, const char *name, Py_ssize_t *out) {
@@ -478,6 +1040,11 @@ static PyMethodDef methods[] = {
     {"parse_headers", cc_parse_headers, METH_O, "parse_headers(raw) -> dict | None"},
     {"find", cc_find, METH_VARARGS, "find(raw, name) -> str | None"},
     {"keeps", cc_keeps, METH_VARARGS, "keeps(compiled, name, raw) -> bool"},
+    {"rule_test", (PyCFunction)(void (*)(void))cc_rule_test, METH_FASTCALL,
+     "rule_test(key, equals, prefixes, raw) -> bool"},
+    {"decoder", cc_decoder, METH_VARARGS, "decoder(cls, fields) -> decode(frame, time)"},
+    {"time_of", (PyCFunction)(void (*)(void))cc_time_of, METH_FASTCALL,
+     "time_of(clock, frame) -> float | None"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -485,4 +1052,12 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_ccodec", "The compiled AMI core (see codec.py).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__ccodec(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__ccodec(void) {
+    if (PyType_Ready(&DecoderType) < 0) return NULL;
+    str_now = PyUnicode_InternFromString("now");
+    str_local_to_epoch = PyUnicode_InternFromString("local_to_epoch");
+    str_cel = PyUnicode_InternFromString("CEL");
+    str_cdr = PyUnicode_InternFromString("Cdr");
+    if (!str_now || !str_local_to_epoch || !str_cel || !str_cdr) return NULL;
+    return PyModule_Create(&module);
+}

@@ -29,7 +29,10 @@ Two implementations, one behaviour: the hot loops (splitting a buffer into frame
 path, :meth:`Frame.find`) also exist compiled in ``_ccodec.c``, which mirrors this file function by
 function. It is used when it was built and imports; ``HOTLINE_CODEC=python`` forces this file,
 ``HOTLINE_CODEC=c`` asks for the compiled core (falling back, with a warning, when it is missing).
-:func:`codec_name` says which one runs; the first codec made logs it once. Everything that is rare
+:func:`codec_name` says which one runs; the first codec made logs it once. The same module also
+builds typed events (``events.fast_decoders``, from the same per-class field tables as the Python
+decoders), runs the stream clock (``StreamClock.fast_time_of``) and the pipeline's header rules
+(``HeaderRule.raw_test``) when the compiled codec is in use. Everything that is rare
 (bare ``\n``, resync, ``Follows`` bodies, non-UTF-8, malformed lines) is decided here for both.
 """
 
@@ -39,6 +42,8 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any, Protocol, cast
 
@@ -257,6 +262,25 @@ class SkipFilter(Protocol):
     def passes_raw(self, name: str, raw: bytes) -> bool:
         """Whether the event frame ``name`` with bytes ``raw`` is handed on."""
 
+    def count_skipped(self, n: int) -> None:
+        """``n`` more frames were skipped by a codec using this filter."""
+
+
+# The skip filter of codecs made without one (see :func:`skipping`).
+_default_skip: ContextVar[SkipFilter | None] = ContextVar("hotline_default_skip", default=None)
+
+
+@contextmanager
+def skipping(skip: SkipFilter | None) -> Iterator[None]:
+    """Codecs made inside this block without a ``skip`` of their own use ``skip``: how a caller
+    that does not build the codec itself (``hotline replay`` → ``amilog.replay``) has frames
+    dropped in the split. The filter counts what every such codec skipped."""
+    token = _default_skip.set(skip)
+    try:
+        yield
+    finally:
+        _default_skip.reset(token)
+
 
 class AmiCodec:
     """Incremental AMI frame parser (one per connection or log file)."""
@@ -266,10 +290,15 @@ class AmiCodec:
     ) -> None:
         """``skip`` (a :class:`~telephony.ami.prefilter.Prefilter`): event frames it does not
         keep are counted in :attr:`skipped` instead of returned, when the fast path splits them
-        (frames of unusual streams are returned anyway: the consumer still filters)."""
+        (frames of unusual streams are returned anyway: the consumer still filters).
+
+        Nothing is skipped before the codec has split its first frame, so a reader probing
+        whether a file is AMI at all (its first frame) sees the same thing with or without
+        ``skip``. Without ``skip``, the one set by :func:`skipping` applies, if any."""
         self.max_frame_bytes = max_frame_bytes
-        self.skip = skip
+        self.skip = skip if skip is not None else _default_skip.get()
         self.skipped = 0
+        self._armed = False  # skipping starts once a first frame was split
         self._buf = bytearray()
         self._pos = 0  # start of the unparsed part of _buf
         self._consumed = 0  # stream offset of _buf[0]
@@ -352,7 +381,10 @@ class AmiCodec:
         :class:`TruncatedStream` once at end of stream if a partial frame is left.
         """
         if not self._ready and not self._fill_fast():
-            return self._next_careful()
+            frame = self._next_careful()
+            if frame is not None:
+                self._armed = True
+            return frame
         item = self._ready.popleft()
         if isinstance(item, ProtocolError):
             self._errors -= 1
@@ -383,8 +415,9 @@ class AmiCodec:
         """
         if not self._crlf or self._skipping:
             return False
+        skip = self.skip if self._armed else None
         if _c_fill is not None:
-            keep = None if self.skip is None else self.skip.compiled
+            keep = None if skip is None else skip.compiled
             out = _c_fill(
                 self._buf, self._pos, self._consumed, self.frames, self.max_frame_bytes, keep
             )
@@ -393,9 +426,14 @@ class AmiCodec:
             if out is not ...:  # Ellipsis: a Follows body, decided below
                 items, self._pos, self.frames, banner, errors, skipped = out
                 self._errors += errors
-                self.skipped += skipped
+                if skipped:
+                    self.skipped += skipped
+                    assert skip is not None
+                    skip.count_skipped(skipped)
                 if banner is not None:
                     self.banner = banner
+                if not self._armed and len(items) > errors:
+                    self._armed = True
                 self._ready.extend(items)
                 return bool(self._ready)
         buf = self._buf
@@ -414,7 +452,7 @@ class AmiCodec:
         ready = self._ready
         limit = self.max_frame_bytes
         index = self.frames
-        skip = self.skip
+        skipped = 0
         event = FrameKind.EVENT
         for raw in parts:
             size = len(raw) + 4
@@ -426,7 +464,7 @@ class AmiCodec:
                     ready.append(_oversized(len(raw), limit, offset, index))
                     self._errors += 1
                 elif skip is not None and not skip.passes_raw(name, raw):
-                    self.skipped += 1
+                    skipped += 1
                 else:
                     ready.append(Frame(raw, event, name, index, offset))
                 offset += size
@@ -466,6 +504,12 @@ class AmiCodec:
                 ready.append(Frame(raw, kind, name, index, offset))
             offset += size
         self.frames = index
+        if skipped:
+            self.skipped += skipped
+            assert skip is not None
+            skip.count_skipped(skipped)
+        if not self._armed and len(ready) > self._errors:
+            self._armed = True
         return bool(ready)
 
     @staticmethod
@@ -595,6 +639,7 @@ _c_fill: Callable[[bytearray, int, int, int, int, Any], Any] | None = None
 _c_parse: Callable[[bytes], dict[str, str] | None] | None = None
 _c_find: Callable[[bytes, bytes], str | None] | None = None
 _c_keeps: Callable[[Any, str, bytes], bool] | None = None
+_c_module: Any = None
 _why = ""
 _announced = False
 
@@ -625,7 +670,7 @@ def set_codec(choice: str) -> str:
     Returns the one now in use. Asking for ``"c"`` when it is missing falls back to Python with a
     warning (the daemon keeps running; :func:`codec_name` tells).
     """
-    global _c_fill, _c_parse, _c_find, _c_keeps, _why
+    global _c_fill, _c_parse, _c_find, _c_keeps, _c_module, _why
     choice = choice.strip().lower() or "auto"
     if choice not in ("c", "python", "auto"):
         log.warning("%s=%r is not c, python or auto; using auto", CODEC_ENV, choice)
@@ -635,6 +680,7 @@ def set_codec(choice: str) -> str:
         _why = f"{CODEC_ENV}=python"
     elif module is None and choice == "c":
         log.warning("%s=c but the %s; using the pure-Python codec", CODEC_ENV, _why)
+    _c_module = module
     if module is None:
         _c_fill = _c_parse = _c_find = _c_keeps = None
         return "python"
@@ -646,6 +692,12 @@ def set_codec(choice: str) -> str:
     )
     _why = ""
     return "c"
+
+
+def compiled_core() -> Any:
+    """The compiled core module when it is the codec in use (its typed-event decoders and
+    stream clock serve ``events.fast_decoders`` and ``StreamClock.fast_time_of``), else None."""
+    return _c_module
 
 
 def compiled_available() -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, get_type_hints
 
+from telephony.ami import codec
 from telephony.ami.codec import Frame
 
 Converter = Callable[[str], Any]
@@ -633,32 +634,50 @@ _CONVERTERS: dict[Any, Converter] = {
     float | None: _float,
     str | None: _str,
 }
+# Conversions in a field table: the value as sent, int(), float(), the frame's header dict.
+STR, INT, FLOAT, HEADERS = 0, 1, 2, 3
+_CONVERSION = {int | None: INT, float | None: FLOAT, str | None: STR}
+_BY_CONVERSION: dict[int, Converter] = {INT: _int, FLOAT: _float}
 
 Decoder = Callable[[Frame, float | None], Event]
+FieldTable = tuple[tuple[str, tuple[str, ...], int], ...]
+
+
+def field_table(cls: type[Event]) -> FieldTable:
+    """How ``cls`` is filled from a frame, read from its dataclass fields: per field after
+    ``name``, ``time`` and ``index`` (which come from the frame and the clock), its header
+    names in order of preference and its conversion. Both decoders are built from this one
+    table: the generated Python below and the compiled core's (``_ccodec.decoder``)."""
+    hints = get_type_hints(cls)
+    table = []
+    for f in dataclasses.fields(cls):
+        if f.name in ("name", "time", "index"):
+            continue
+        if f.name == "headers":
+            table.append((f.name, (), HEADERS))
+            continue
+        headers = f.metadata.get("h") or ("".join(p.title() for p in f.name.split("_")),)
+        table.append((f.name, tuple(headers), _CONVERSION.get(hints[f.name], STR)))
+    return tuple(table)
 
 
 def _make_decoder(cls: type[Event]) -> Decoder:
     """Generate a straight-line decoder for ``cls`` (a loop over a field table is 2x slower)."""
-    hints = get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
     lines = ["def decode(frame, time):", " g = frame.headers.get"]
     args = ["name=frame.name", "time=time", "index=frame.index"]
     env: dict[str, Any] = {"cls": cls}
-    for i, f in enumerate(dataclasses.fields(cls)):
-        if f.name in ("name", "time", "index", "headers"):
+    for i, (name, headers, conversion) in enumerate(field_table(cls)):
+        if conversion == HEADERS:
+            args.append(f"{name}=frame.headers")
             continue
-        headers = f.metadata.get("h") or ("".join(p.title() for p in f.name.split("_")),)
         lines.append(f" v{i} = g({headers[0]!r})")
         for alt in headers[1:]:
             lines.append(f" if v{i} is None: v{i} = g({alt!r})")
-        conv = _CONVERTERS.get(hints[f.name], _str)
-        if conv is _str:
-            args.append(f"{f.name}=v{i}")
+        if conversion == STR:
+            args.append(f"{name}=v{i}")
         else:
-            env[f"c{i}"] = conv
-            args.append(f"{f.name}=None if v{i} is None else c{i}(v{i})")
-    if "headers" in names:
-        args.append("headers=frame.headers")
+            env[f"c{i}"] = _BY_CONVERSION[conversion]
+            args.append(f"{name}=None if v{i} is None else c{i}(v{i})")
     lines.append(f" return cls({', '.join(args)})")
     exec("\n".join(lines), env)  # noqa: S102 (code built from our own dataclass fields)
     decoder: Decoder = env["decode"]
@@ -683,6 +702,18 @@ _TYPED: tuple[type[Event], ...] = (
 
 DECODERS: dict[str, Decoder] = {cls.__name__: _make_decoder(cls) for cls in _TYPED}
 _unknown = _make_decoder(UnknownEvent)
+_compiled: dict[str, Decoder] = {}
+
+
+def fast_decoders() -> Mapping[str, Decoder]:
+    """:data:`DECODERS`, or the compiled core's decoders built from the same field tables when
+    the compiled codec runs (the same events: tests/ami/test_codec_diff.py)."""
+    core = codec.compiled_core()
+    if core is None:
+        return DECODERS
+    if not _compiled:
+        _compiled.update({cls.__name__: core.decoder(cls, field_table(cls)) for cls in _TYPED})
+    return _compiled
 
 
 def decode_event(frame: Frame, time: float | None = None) -> Event:

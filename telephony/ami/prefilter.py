@@ -35,7 +35,15 @@ def compile_rules(
 class Prefilter:
     """Which event frames an interest keeps, decided on their raw bytes."""
 
-    __slots__ = ("compiled", "events", "interest", "presence", "rules", "rules_compiled")
+    __slots__ = (
+        "compiled",
+        "events",
+        "interest",
+        "presence",
+        "rules",
+        "rules_compiled",
+        "skipped",
+    )
 
     def __init__(self, interest: Interest) -> None:
         self.interest = interest
@@ -52,6 +60,11 @@ class Prefilter:
             frozenset(interest.events | interest.presence),
             compile_rules(passing),
         )
+        self.skipped = 0  # frames dropped by every codec that used this filter
+
+    def count_skipped(self, n: int) -> None:
+        """A codec dropped ``n`` more frames."""
+        self.skipped += n
 
     def keeps(self, frame: Frame) -> bool:
         """Whether ``frame`` (an event frame) is kept."""

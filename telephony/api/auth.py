@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from aiohttp import hdrs, web
 
-from telephony.api.privacy import mask_numbers_in_text
+from telephony.privacy import mask_numbers_in_text
 
 log = logging.getLogger("hotline.api.auth")
 audit_log = logging.getLogger("hotline.audit")

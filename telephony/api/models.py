@@ -25,11 +25,11 @@ from pydantic import (
 from storage.announcements import Announcement
 from storage.workorders import WorkOrder, WorkOrderState
 from telephony.api.health_models import JournalOut, LinkOut, RecoveryOut, TrackerOut, WriterOut
-from telephony.api.privacy import mask_number
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
 from telephony.calls.record import CallRecord, Direction, Disposition, HangupBy, Kind, Outcome
 from telephony.health import Health as HealthParts
 from telephony.health import HealthStatus
+from telephony.privacy import mask_number
 from telephony.reports.kpi import Figures
 
 

@@ -10,12 +10,18 @@ and hotline stamps responses, and two hosts' clocks are never exactly equal.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime, tzinfo
+from functools import partial
 from zoneinfo import ZoneInfo
 
+from telephony.ami import codec
 from telephony.ami.codec import Frame
 
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Exactly that form in ASCII digits, seconds 00-59 (strptime reads 60 and 61, then fails).
+_STRICT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:[0-5]\d")
 # Events that carry a PBX clock of their own (rule 2 below): every such frame moves the clock.
 OWN_CLOCK_EVENTS = frozenset({"CEL", "Cdr"})
 _LATEST = 253_402_300_000.0  # 9999-12-31: a later Timestamp is damage, not time
@@ -37,7 +43,18 @@ class StreamClock:
         if text == self._cache_key:
             return self._cache_value
         try:
-            if "." in text:
+            if len(text) == 19 and text.isascii() and _STRICT.fullmatch(text):
+                # What strptime makes of exactly this form, without strptime (6x faster).
+                parsed = datetime(
+                    int(text[0:4]),
+                    int(text[5:7]),
+                    int(text[8:10]),
+                    int(text[11:13]),
+                    int(text[14:16]),
+                    int(text[17:19]),
+                    tzinfo=self.tz,
+                )
+            elif "." in text:
                 parsed = datetime.strptime(text, _LOCAL_FORMAT + ".%f")  # noqa: DTZ007 (zone below)
             else:
                 parsed = datetime.strptime(text, _LOCAL_FORMAT)  # noqa: DTZ007 (zone below)
@@ -78,3 +95,12 @@ class StreamClock:
             if text:
                 return self.advance(self.local_to_epoch(text))
         return self.now
+
+    def fast_time_of(self) -> Callable[[Frame], float | None]:
+        """:meth:`time_of`, compiled when the compiled codec runs (``_ccodec.time_of``: the same
+        rule, calling :meth:`local_to_epoch` for CEL and Cdr times)."""
+        core = codec.compiled_core()
+        if core is None or type(self).time_of is not StreamClock.time_of:
+            return self.time_of
+        time_of: Callable[[Frame], float | None] = partial(core.time_of, self)
+        return time_of

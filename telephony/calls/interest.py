@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 
 
@@ -44,6 +45,12 @@ class HeaderRule:
         skip = len(key)
         equals = frozenset(value.encode() for value in self.equals)
         prefixes = tuple(prefix.encode() for prefix in self.prefixes)
+        from telephony.ami.codec import compiled_core  # here: the codec loads only when used
+
+        core = compiled_core()
+        if core is not None:  # the same test in C (tests/ami/test_codec_diff.py)
+            compiled: Callable[[bytes], bool] = partial(core.rule_test, key, equals, prefixes)
+            return compiled
 
         def test(raw: bytes) -> bool:
             pos = raw.find(key)

@@ -135,7 +135,8 @@ class CallTracker:
                 handler = HANDLERS.get(type(event))
                 if handler is not None:
                     handler(self, contact, event)
-                done.extend(self._maybe_finish(contact, event))
+                if isinstance(event, _FINISHING):  # the only events that can end a contact
+                    done.extend(self._maybe_finish(contact, event))
         if self.now is not None and (self._idle or self._vanish):
             done.extend(self._expire_idle(self.now))
         self.last_heard = self.now
@@ -430,7 +431,7 @@ class CallTracker:
     # ----------------------------------------------------------------- finishing
 
     def _maybe_finish(self, contact: Contact, event: ev.Event) -> list[CallRecord]:
-        if not isinstance(event, ev.Hangup | ev.OriginateResponse):
+        if not isinstance(event, _FINISHING):
             return []
         if contact.live() > 0:
             return []
@@ -584,6 +585,9 @@ class CallTracker:
             self._members.clear()
         self._members[device_of(interface)] = name
 
+
+# Events after which a contact may be finished (see _maybe_finish).
+_FINISHING = (ev.Hangup, ev.OriginateResponse)
 
 # Event names the tracker reads (every one it has a handler for).
 TRACKED_EVENTS: frozenset[str] = frozenset(cls.__name__ for cls in (*HANDLERS, *SYSTEM_HANDLERS))

@@ -204,6 +204,9 @@ class ManagerActions:
             is_async=is_async,
             on_result=on_result,
         )
+        channel_id = frame.get("ChannelId")
+        if channel_id:
+            self.sim.pbx.expect_channel_id(channel, channel_id)
         accepted = self.sim.originate(req)
         if is_async:
             client.send(

@@ -67,6 +67,8 @@ class Pbx:
             "AGENT_TALK": "5",
         }
         self._seq = 0
+        self._channel_ids: dict[str, list[str]] = {}  # Originate ChannelId by channel-name prefix
+        self._requested_order: dict[str, int] = {}
         self._suffix: dict[str, int] = {}
         self._linked_live: dict[str, int] = {}
         self._device_use: dict[str, int] = {}
@@ -86,6 +88,32 @@ class Pbx:
         uid = f"{int(self.now)}.{self._seq}"
         self._seq += 1
         return uid
+
+    def expect_channel_id(self, dial: str, channel_id: str) -> None:
+        """Originate ``ChannelId``: the next channel placed on ``dial`` gets it as Uniqueid."""
+        tech, _, resource = dial.partition("/")
+        if tech != "Local" and "@" in resource:
+            prefix = f"{tech}/{resource.split('@', 1)[1]}-"  # PJSIP/<number>@<endpoint>
+        else:
+            prefix = dial + "-"
+        if channel_id not in self.by_uniqueid:
+            self._channel_ids.setdefault(prefix, []).append(channel_id)
+
+    def _requested_uniqueid(self, name: str) -> str | None:
+        for prefix, ids in self._channel_ids.items():
+            if name.startswith(prefix):
+                uid = ids.pop(0)
+                if not ids:
+                    del self._channel_ids[prefix]
+                self._requested_order[uid] = self._seq
+                return uid
+        return None
+
+    def _creation_order(self, uid: str) -> int:
+        """A channel's place in creation order (its Uniqueid's sequence, or where a requested
+        ChannelId was placed)."""
+        order = self._requested_order.get(uid)
+        return order if order is not None else int(uid.split(".")[1])
 
     def next_suffix(self, tech: str) -> str:
         """The 8-hex-digit per-technology channel counter."""
@@ -175,7 +203,7 @@ class Pbx:
         connected: tuple[str, str] = (UNKNOWN, UNKNOWN),
     ) -> Channel:
         """Create a channel (no event yet; see :meth:`newchannel`)."""
-        uid = self.next_uniqueid()
+        uid = (self._channel_ids and self._requested_uniqueid(name)) or self.next_uniqueid()
         ch = Channel(
             name=name,
             uniqueid=uid,
@@ -311,6 +339,7 @@ class Pbx:
         if self.channels.get(ch.name) is ch:
             del self.channels[ch.name]
         self.by_uniqueid.pop(ch.uniqueid, None)
+        self._requested_order.pop(ch.uniqueid, None)
 
     def cdr(
         self,
@@ -411,7 +440,7 @@ class Pbx:
     def live_channels(self) -> list[Channel]:
         """Live channels, newest first (as the captures list them)."""
         return sorted(
-            self.channels.values(), key=lambda c: int(c.uniqueid.split(".")[1]), reverse=True
+            self.channels.values(), key=lambda c: self._creation_order(c.uniqueid), reverse=True
         )
 
     def list_app(self, ch: Channel) -> tuple[str, str]:

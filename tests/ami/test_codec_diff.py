@@ -4,24 +4,32 @@ Every capture, split at many byte boundaries, and Hypothesis-generated and mutat
 ``\\n``, oversized frames, non-UTF-8, ``Response: Follows``, junk) must give the same transcript
 from both: every frame (kind, name, index, offset, raw, headers or the error parsing them, pairs,
 looked-up headers), every error (type, message, offset, index), the banner and the final offset;
-over the captures also the same typed events and call records.
+over the captures also the same typed events and call records. The typed-event decoders (built
+from one field table per event class) and the stream clock are compared on their own too, over
+every capture's frames and generated ones (odd numbers, missing and repeated headers, time
+stamps, receive stamps, PBX-local CEL/Cdr times in two zones).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telephony.ami import codec
+from telephony.ami import codec, events
 from telephony.ami.codec import AmiCodec, ProtocolError
 from telephony.ami.prefilter import Prefilter
+from telephony.amilog.replay import replay
 from telephony.calls.clock import StreamClock
 from telephony.calls.interest import HeaderRule, Interest
 from telephony.calls.record import CallRecord
@@ -348,3 +356,242 @@ def test_prefilter_agrees(name: str, value: str, header: str, present: bool, cr:
         got = Prefilter(interest).keeps(frame)
     assert got == expected
     assert expected == interest.keeps(name, lambda h: frame.get(h) if h in frame.headers else None)
+
+
+def _replayed(path: Any, skip: bool) -> tuple[list[Any], list[CallRecord], Any, int]:
+    """``hotline replay``'s path: amilog.replay over the file, with or without the pipeline's
+    prefilter in the codec."""
+    records: list[CallRecord] = []
+    events: list[Any] = []
+    pipeline = Pipeline(
+        CallTracker(TrackerConfig(pbx="diff")),
+        StreamClock("UTC"),
+        records.extend,
+        observers=[events.append],
+    )
+    with codec.skipping(pipeline.prefilter if skip else None):
+        summary = replay([path], pipeline)
+    return events, records, (summary.frames, summary.events, summary.records), pipeline.clock.now
+
+
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("name", ["python", "c"])
+def test_skipping_in_the_codec_changes_nothing(path: Any, name: str) -> None:
+    if name == "c" and not COMPILED:
+        pytest.skip("the compiled core is not built here")
+    with using(name):
+        full = _replayed(path, skip=False)
+        skipped = _replayed(path, skip=True)
+    assert skipped == full
+    assert full[2][0] > 0, "the capture gave no frames"
+
+
+def test_the_codec_skips_nothing_before_its_first_frame(tmp_path: Any) -> None:
+    # A log made only of frames the tracker ignores is still an AMI log (replay's probe).
+    log_file = tmp_path / "ignored.log"
+    log_file.write_bytes(b"Event: DeviceStateChange\r\nDevice: PJSIP/1\r\nState: INUSE\r\n\r\n" * 3)
+    pipeline = Pipeline(CallTracker(TrackerConfig(pbx="diff")), StreamClock("UTC"), print)
+    with codec.skipping(pipeline.prefilter):
+        summary = replay([log_file], pipeline)
+    assert (summary.frames, summary.events, summary.records) == (3, 3, 0)
+    assert pipeline.prefilter.skipped == 0
+
+
+# ------------------------------------------------------------- typed events and the stream clock
+
+
+def _decoded(frame: codec.Frame, decoder: Any, time: float | None) -> Any:
+    try:
+        event = decoder(frame, time)
+    except ProtocolError as exc:
+        return ("error", type(exc).__name__, str(exc))
+    # repr: every field, and a NaN (float("nan") from a header) equals itself
+    return ("ok", type(event), repr(event), [type(v) for v in dataclasses.astuple(event)])
+
+
+def _event_views(frames: list[codec.Frame], decoders: Any) -> list[Any]:
+    """Every frame through its own decoder and through every other one (each field table meets
+    headers it does not expect), on fresh copies so no parsed headers are shared."""
+    out = []
+    for frame in frames:
+        for name in (frame.name, *sorted(decoders)):
+            decoder = decoders.get(name)
+            if decoder is not None:
+                copy = codec.Frame(frame.raw, frame.kind, frame.name, frame.index, frame.offset)
+                out.append(_decoded(copy, decoder, 12.5))
+    return out
+
+
+def _frames_of(data: bytes) -> list[codec.Frame]:
+    amic = AmiCodec()
+    amic.receive_data(data)
+    amic.receive_data(b"")
+    frames = []
+    for _ in range(100_000):
+        try:
+            frame = amic.next_frame()
+        except ProtocolError:
+            continue
+        if frame is None:
+            return frames
+        frames.append(frame)
+    raise AssertionError("codec never ended")
+
+
+@needs_c
+def test_compiled_decoders_are_built_from_the_same_tables() -> None:
+    with using("c"):
+        compiled = events.fast_decoders()
+    assert set(compiled) == set(events.DECODERS)
+    assert all(type(d).__name__ == "Decoder" for d in compiled.values())
+    with using("python"):
+        assert events.fast_decoders() is events.DECODERS
+
+
+@needs_c
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=lambda p: p.name)
+def test_every_capture_decodes_to_the_same_events(path: Any) -> None:
+    frames = [f for f in _frames_of(path.read_bytes()) if f.kind is codec.FrameKind.EVENT]
+    with using("python"):
+        expected = _event_views(frames[:400], events.fast_decoders())
+    with using("c"):
+        got = _event_views(frames[:400], events.fast_decoders())
+    assert got == expected
+    assert all(item[0] == "ok" for item in got)  # captures are well-formed
+
+
+_VALUES = [b"12", b" 7 ", b"-3", b"1_000", b"\xd9\xa3", b"1e3", b"inf", b"nan", b"abc", b"", b"1.5"]
+_DECODE_KEYS = [
+    "Channel", "Uniqueid", "UniqueID", "Linkedid", "Cause", "Cause-txt", "ChannelState", "Queue",
+    "Position", "HoldTime", "ServicelevelPerf", "EventName", "EventTime", "Timestamp", "Variable",
+    "Value", "UserEvent", "BridgeUniqueid", "BridgeId", "DurationMs", "Status",
+]  # fmt: skip
+_CLOCK_NAMES = ["CEL", "Cdr", "Hangup", "VarSet"]
+
+
+@st.composite
+def _event_frame(draw: st.DrawFn) -> bytes:
+    name = draw(st.sampled_from([*events.DECODERS, "Other"])).encode()
+    lines = [b"Event: " + name]
+    for _ in range(draw(st.integers(0, 8))):
+        key = draw(st.sampled_from(_DECODE_KEYS)).encode()
+        value = draw(st.one_of(st.sampled_from(_VALUES), st.binary(max_size=8)))
+        value = value.replace(b"\r", b"").replace(b"\n", b"")
+        lines.append(key + draw(st.sampled_from([b": ", b": ", b":"])) + value)
+    return b"\r\n".join(lines)
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(raws=st.lists(_event_frame(), min_size=1, max_size=6))
+def test_generated_frames_decode_to_the_same_events(raws: list[bytes]) -> None:
+    frames = [
+        codec.Frame(raw, codec.FrameKind.EVENT, raw[7:].split(b"\r\n")[0].decode(), i, 0)
+        for i, raw in enumerate(raws)
+    ]
+    with using("python"):
+        expected = _event_views(frames, events.fast_decoders())
+    with using("c"):
+        got = _event_views(frames, events.fast_decoders())
+    assert got == expected
+
+
+def _clock_run(frames: list[tuple[bytes, float | None]], tz: str) -> list[Any]:
+    clock = StreamClock(tz)
+    time_of = clock.fast_time_of()
+    out = []
+    for raw, received in frames:
+        frame = codec.Frame(raw, codec.FrameKind.EVENT, raw[7:].split(b"\r\n")[0].decode(), 1, 0)
+        frame.received_at = received
+        out.append((time_of(frame), clock.now))
+    return out
+
+
+_STAMPS = [b"1795490001.5", b"17954900", b" 3.25", b"abc", b"", b"1e9", b"nan"]
+_LOCAL = [
+    b"2026-11-24 10:00:00",
+    b"2026-11-24 09:59:59",
+    b"2026-11-24 10:00:00.250000",
+    b"bad",
+    b"",
+]
+
+
+@st.composite
+def _clocked_frame(draw: st.DrawFn) -> tuple[bytes, float | None]:
+    name = draw(st.sampled_from(_CLOCK_NAMES)).encode()
+    lines = [b"Event: " + name]
+    if draw(st.booleans()):
+        lines.append(b"Timestamp: " + draw(st.sampled_from(_STAMPS)))
+    key = draw(st.sampled_from([b"EventTime", b"EndTime", b"StartTime"]))
+    if draw(st.booleans()):
+        lines.append(key + b": " + draw(st.sampled_from(_LOCAL)))
+    received = draw(st.one_of(st.none(), st.sampled_from([1795490000.0, 1795489000.25])))
+    return b"\r\n".join(lines), received
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    frames=st.lists(_clocked_frame(), min_size=1, max_size=10),
+    tz=st.sampled_from(["UTC", "Europe/Brussels"]),
+)
+def test_the_compiled_stream_clock_agrees(frames: list[Any], tz: str) -> None:
+    with using("python"):
+        expected = _clock_run(frames, tz)
+    with using("c"):
+        assert isinstance(StreamClock(tz).fast_time_of(), functools.partial)
+        got = _clock_run(frames, tz)
+    assert repr(got) == repr(expected)  # repr: "Timestamp: nan" gives NaN on both sides
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.binary(max_size=12),
+    tail=st.sampled_from([b"", b"\r", b"\r\r", b"\r\nNext: x"]),
+    header=st.sampled_from([b"Variable", b"EventName", b"Other"]),
+    rule=st.sampled_from(
+        [
+            HeaderRule("Variable", prefixes=("HOTLINE_", "")),
+            HeaderRule("Variable", equals=frozenset({"A", "HOTLINE_X"}), prefixes=("HOT",)),
+            HeaderRule("EventName", equals=frozenset({"HANGUP", "é"})),
+            HeaderRule("EventName"),
+        ]
+    ),
+)
+def test_raw_rule_tests_agree(value: bytes, tail: bytes, header: bytes, rule: HeaderRule) -> None:
+    raw = b"Event: X\r\n" + header + b": " + value + tail
+    with using("python"):
+        expected = rule.raw_test()(raw)
+    with using("c"):
+        assert isinstance(rule.raw_test(), functools.partial)
+        got = rule.raw_test()(raw)
+    assert got == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(
+        st.builds(
+            "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format,
+            st.integers(0, 2100),
+            st.integers(0, 13),
+            st.integers(0, 32),
+            st.integers(0, 25),
+            st.integers(0, 61),
+            st.integers(0, 62),
+        ),
+        st.text(st.sampled_from("0123456789- :.٣"), min_size=17, max_size=21),
+    ),
+    tz=st.sampled_from(["UTC", "Europe/Brussels", "America/Sao_Paulo"]),
+)
+def test_local_times_read_as_strptime_reads_them(text: str, tz: str) -> None:
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S"
+    try:
+        parsed = datetime.strptime(text, fmt)
+    except ValueError:
+        expected = None
+    else:
+        expected = parsed.replace(tzinfo=ZoneInfo(tz)).timestamp()
+    assert StreamClock(tz).local_to_epoch(text) == expected

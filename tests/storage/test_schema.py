@@ -40,13 +40,16 @@ def test_migrate_creates_calls_and_a_second_run_is_a_no_op(db_url: str) -> None:
         migrate(engine)
 
         assert _schema(engine) == first
-        assert current_revision(engine) == head_revision() == "0011"
+        assert current_revision(engine) == head_revision() == "0004"
         assert set(first) == {
             "alembic_version",
             "calls",
             "work_orders",
             "announcements",
             "live_snapshots",
+            "survey",
+            "survey_attempt",
+            "survey_dnc",
         }
         assert ("ix_calls_pbx_linkedid", ("pbx", "linkedid")) in first["calls"][1]  # type: ignore[index]
     finally:

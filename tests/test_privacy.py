@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telephony.api.privacy import MaskNumbersFilter, mask_number, mask_numbers_in_text
+from telephony.privacy import MaskNumbersFilter, mask_number, mask_numbers_in_text
 
 # --- mask_number ----------------------------------------------------------------------------------
 

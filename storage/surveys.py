@@ -1,0 +1,618 @@
+"""The survey queue: tables `survey`, `survey_attempt`, `survey_dnc` and every statement on them.
+
+Theory of operation. The `survey` table is the queue and the only truth about what is due. A
+daemon claims due rows in one transaction: on PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED` (two
+daemons never take the same row and neither waits for the other), on SQLite (one writer) a
+compare-and-set `UPDATE … WHERE state = 'pending'` whose row count says who won. The claim moves
+the row to `dialing`, names the owner, counts the attempt and writes the attempt row with the
+ChannelId the dialer will use, all before any Originate is sent: whatever happens next, the
+database knows that a call may exist and how to recognise it. Finishing an attempt is idempotent
+(the first result wins), so a result seen twice (live and again from the journal) is applied once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Index, Table, delete, func, insert, select, text
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, SQLModel
+
+from storage.engine import mask_url
+from storage.errors import StorageError, db_reason
+from storage.tables import CALLS, UTCDateTime
+from telephony.surveys.policy import (
+    AttemptOutcome,
+    AttemptResult,
+    Candidate,
+    Next,
+    SurveyState,
+)
+
+
+class SurveyRow(SQLModel, table=True):
+    """One callback survey of one contact (`call_id`), with its state and due time."""
+
+    __tablename__ = "survey"
+    __table_args__ = (
+        Index("ix_survey_state_due", "state", "due_at"),
+        Index("ix_survey_number_created", "number", "created_at"),
+        Index("ix_survey_call_id", "call_id", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str
+    pbx: str
+    number: str
+    agent: str | None = None
+    queue: str | None = None
+    contact_ended_at: datetime = Field(sa_type=UTCDateTime())
+    state: str
+    due_at: datetime = Field(sa_type=UTCDateTime())
+    expires_at: datetime = Field(sa_type=UTCDateTime())
+    attempts: int = 0
+    owner: str | None = None
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    channel_id: str | None = None
+    last_result: str | None = None
+    rating: int | None = None
+    follow_up: bool = False
+    comment: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime())
+    updated_at: datetime = Field(sa_type=UTCDateTime())
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+
+
+class SurveyAttemptRow(SQLModel, table=True):
+    """One call attempt of a survey: when, by whom, with which ChannelId, and how it ended."""
+
+    __tablename__ = "survey_attempt"
+    __table_args__ = (
+        Index("ix_survey_attempt_survey", "survey_id"),
+        Index("ix_survey_attempt_channel", "channel_id", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    survey_id: int = Field(foreign_key="survey.id")
+    n: int
+    owner: str
+    channel_id: str
+    started_at: datetime = Field(sa_type=UTCDateTime())
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    action_id: str | None = None
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    result: str | None = None
+    reason: int | None = None
+    hangup_cause: int | None = None
+    note: str | None = None
+
+
+class DncRow(SQLModel, table=True):
+    """A number on the do-not-call list: never surveyed while it is here."""
+
+    __tablename__ = "survey_dnc"
+
+    number: str = Field(primary_key=True)
+    added_at: datetime = Field(sa_type=UTCDateTime())
+    note: str | None = None
+
+
+SURVEY: Table = SurveyRow.__table__  # type: ignore[attr-defined]
+ATTEMPT: Table = SurveyAttemptRow.__table__  # type: ignore[attr-defined]
+DNC: Table = DncRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A survey this daemon now dials: the attempt row is written, the Originate not yet sent."""
+
+    survey_id: int
+    call_id: str
+    number: str
+    attempt: int
+    channel_id: str
+    expires_at: datetime
+    started_at: datetime
+    sent_at: datetime | None = None
+    action_id: str | None = None
+    answered_at: datetime | None = None
+
+
+def _fail(what: str, engine: Engine, exc: SQLAlchemyError) -> StorageError:
+    return StorageError(f"{what} in {mask_url(engine.url)}: {db_reason(exc)}")
+
+
+def _run(engine: Engine, what: str, work: Callable[[Connection], Any]) -> Any:
+    try:
+        with engine.begin() as connection:
+            return work(connection)
+    except SQLAlchemyError as exc:
+        raise _fail(what, engine, exc) from exc
+
+
+# --- enqueue ---------------------------------------------------------------------------------
+
+
+def enqueue(
+    engine: Engine,
+    candidates: Iterable[Candidate],
+    *,
+    now: datetime,
+    cooldown_since: datetime,
+) -> dict[str, str]:
+    """Queue surveys; returns each candidate's fate: ``queued`` or why not (do-not-call list,
+    cooldown, already queued). One transaction per candidate; a per-number advisory lock on
+    PostgreSQL keeps two daemons from both passing the cooldown check for one number."""
+    out: dict[str, str] = {}
+    for cand in candidates:
+        out[cand.call_id] = _run(
+            engine,
+            f"queueing the survey of {cand.call_id}",
+            partial(_enqueue_one, cand=cand, now=now, since=cooldown_since),
+        )
+    return out
+
+
+def _enqueue_one(c: Connection, cand: Candidate, now: datetime, since: datetime) -> str:
+    if c.dialect.name == "postgresql":
+        c.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"survey:{cand.number}"}
+        )
+    if c.execute(select(DNC.c.number).where(DNC.c.number == cand.number)).first() is not None:
+        return "do-not-call"
+    if c.execute(select(SURVEY.c.id).where(SURVEY.c.call_id == cand.call_id)).first():
+        return "already queued"
+    recent = c.execute(
+        select(SURVEY.c.id)
+        .where(SURVEY.c.number == cand.number, SURVEY.c.created_at >= since)
+        .limit(1)
+    ).first()
+    if recent is not None:
+        return "cooldown"
+    values = {
+        "call_id": cand.call_id,
+        "pbx": cand.pbx,
+        "number": cand.number,
+        "agent": cand.agent,
+        "queue": cand.queue,
+        "contact_ended_at": cand.contact_ended_at,
+        "state": SurveyState.PENDING.value,
+        "due_at": cand.due_at,
+        "expires_at": cand.expires_at,
+        "attempts": 0,
+        "follow_up": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    dialect_insert = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(SURVEY).values(values).on_conflict_do_nothing()
+    inserted = c.execute(statement.returning(SURVEY.c.id)).first()
+    return "queued" if inserted is not None else "already queued"
+
+
+# --- claim -----------------------------------------------------------------------------------
+
+
+def claim_due(engine: Engine, owner: str, now: datetime, limit: int) -> list[Claim]:
+    """Take up to ``limit`` due pending surveys for ``owner``: each becomes `dialing` with a new
+    attempt row and ChannelId. Surveys whose number went onto the do-not-call list since they were
+    queued are cancelled instead."""
+    if limit <= 0:
+        return []
+    result: list[Claim] = _run(
+        engine, "claiming due surveys", lambda c: _claim(c, owner, now, limit)
+    )
+    return result
+
+
+def _claim(c: Connection, owner: str, now: datetime, limit: int) -> list[Claim]:
+    due = (
+        select(
+            SURVEY.c.id, SURVEY.c.call_id, SURVEY.c.number, SURVEY.c.attempts, SURVEY.c.expires_at
+        )
+        .where(SURVEY.c.state == SurveyState.PENDING.value, SURVEY.c.due_at <= now)
+        .order_by(SURVEY.c.due_at, SURVEY.c.id)
+    )
+    postgres = c.dialect.name == "postgresql"
+    if postgres:
+        rows = c.execute(due.limit(limit).with_for_update(skip_locked=True)).all()
+    else:
+        rows = c.execute(due.limit(limit * 4)).all()
+    claims: list[Claim] = []
+    for row in rows:
+        if len(claims) >= limit:
+            break
+        if c.execute(select(DNC.c.number).where(DNC.c.number == row.number)).first():
+            c.execute(
+                sql_update(SURVEY)
+                .where(SURVEY.c.id == row.id, SURVEY.c.state == SurveyState.PENDING.value)
+                .values(
+                    state=SurveyState.CANCELLED.value,
+                    last_result="do-not-call",
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+            continue
+        channel_id = f"hotline-survey-{uuid.uuid4().hex}"
+        attempt = row.attempts + 1
+        won = c.execute(
+            sql_update(SURVEY)
+            .where(SURVEY.c.id == row.id, SURVEY.c.state == SurveyState.PENDING.value)
+            .values(
+                state=SurveyState.DIALING.value,
+                owner=owner,
+                heartbeat_at=now,
+                attempts=attempt,
+                channel_id=channel_id,
+                updated_at=now,
+            )
+        ).rowcount
+        if won != 1:  # SQLite: another writer took it between our read and this update
+            continue
+        c.execute(
+            insert(ATTEMPT).values(
+                survey_id=row.id,
+                n=attempt,
+                owner=owner,
+                channel_id=channel_id,
+                started_at=now,
+            )
+        )
+        claims.append(
+            Claim(row.id, row.call_id, row.number, attempt, channel_id, row.expires_at, now)
+        )
+    return claims
+
+
+def mark_sent(engine: Engine, channel_id: str, action_id: str | None, now: datetime) -> None:
+    """The PBX accepted the Originate of this attempt."""
+    _run(
+        engine,
+        f"marking attempt {channel_id} sent",
+        lambda c: c.execute(
+            sql_update(ATTEMPT)
+            .where(ATTEMPT.c.channel_id == channel_id)
+            .values(sent_at=now, action_id=action_id)
+        ),
+    )
+
+
+def mark_answered(engine: Engine, channel_id: str, now: datetime) -> None:
+    """The citizen answered this attempt."""
+    _run(
+        engine,
+        f"marking attempt {channel_id} answered",
+        lambda c: c.execute(
+            sql_update(ATTEMPT)
+            .where(ATTEMPT.c.channel_id == channel_id, ATTEMPT.c.answered_at.is_(None))
+            .values(answered_at=now)
+        ),
+    )
+
+
+# --- finish ----------------------------------------------------------------------------------
+
+
+NextRule = Callable[[AttemptResult, int, datetime, datetime], Next]
+"""``(result, attempts, now, expires_at) → Next``: policy.after_attempt with the rules bound."""
+
+
+def finish_attempt(
+    engine: Engine, channel_id: str, outcome: AttemptOutcome, now: datetime, next_rule: NextRule
+) -> SurveyState | None:
+    """Record the end of an attempt and move its survey on; None if the attempt had already
+    ended (the first result wins) or is unknown. A rating also lands on the contact's
+    `survey_rating`; a dissatisfied rating raises `follow_up`."""
+    result: SurveyState | None = _run(
+        engine,
+        f"finishing survey attempt {channel_id}",
+        lambda c: _finish(c, channel_id, outcome, now, next_rule),
+    )
+    return result
+
+
+def _finish(
+    c: Connection, channel_id: str, o: AttemptOutcome, now: datetime, next_rule: NextRule
+) -> SurveyState | None:
+    attempt = c.execute(
+        select(ATTEMPT.c.id, ATTEMPT.c.survey_id, ATTEMPT.c.result).where(
+            ATTEMPT.c.channel_id == channel_id
+        )
+    ).first()
+    if attempt is None or attempt.result is not None:
+        return None
+    query = select(SURVEY).where(SURVEY.c.id == attempt.survey_id)
+    if c.dialect.name == "postgresql":
+        query = query.with_for_update()
+    survey = c.execute(query).mappings().one()
+    done = c.execute(
+        sql_update(ATTEMPT)
+        .where(ATTEMPT.c.id == attempt.id, ATTEMPT.c.result.is_(None))
+        .values(
+            ended_at=now,
+            result=o.result.value,
+            reason=o.reason,
+            hangup_cause=o.hangup_cause,
+            note=o.note,
+        )
+    ).rowcount
+    if done != 1:
+        return None
+    nxt = next_rule(o.result, survey["attempts"], now, survey["expires_at"])
+    values: dict[str, Any] = {
+        "state": nxt.state.value,
+        "owner": None,
+        "heartbeat_at": None,
+        "channel_id": None,
+        "last_result": o.result.value,
+        "updated_at": now,
+    }
+    if o.result is AttemptResult.NOT_SENT:
+        values["attempts"] = survey["attempts"] - 1
+    if nxt.due_at is not None:
+        values["due_at"] = nxt.due_at
+    else:
+        values["finished_at"] = now
+    if o.rating is not None:
+        values["rating"] = o.rating
+        values["follow_up"] = o.rating == 3
+    if o.comment is not None:
+        values["comment"] = o.comment
+    c.execute(
+        sql_update(SURVEY)
+        .where(SURVEY.c.id == survey["id"], SURVEY.c.channel_id == channel_id)
+        .values(values)
+    )
+    if o.rating is not None:
+        c.execute(
+            sql_update(CALLS)
+            .where(CALLS.c.call_id == survey["call_id"])
+            .values(survey_rating=o.rating, updated_at=now)
+        )
+    return nxt.state
+
+
+# --- reconciliation and housekeeping -------------------------------------------------------
+
+
+def in_flight(engine: Engine, owner: str) -> list[Claim]:
+    """This owner's attempts that have no result yet (after a restart: what it may have dialled)."""
+
+    def work(c: Connection) -> list[Claim]:
+        rows = c.execute(
+            select(
+                SURVEY.c.id,
+                SURVEY.c.call_id,
+                SURVEY.c.number,
+                SURVEY.c.expires_at,
+                ATTEMPT.c.n,
+                ATTEMPT.c.channel_id,
+                ATTEMPT.c.started_at,
+                ATTEMPT.c.sent_at,
+                ATTEMPT.c.action_id,
+                ATTEMPT.c.answered_at,
+            )
+            .join(ATTEMPT, ATTEMPT.c.channel_id == SURVEY.c.channel_id)
+            .where(
+                SURVEY.c.state == SurveyState.DIALING.value,
+                SURVEY.c.owner == owner,
+                ATTEMPT.c.result.is_(None),
+            )
+            .order_by(ATTEMPT.c.started_at)
+        ).all()
+        return [
+            Claim(
+                r.id,
+                r.call_id,
+                r.number,
+                r.n,
+                r.channel_id,
+                r.expires_at,
+                r.started_at,
+                r.sent_at,
+                r.action_id,
+                r.answered_at,
+            )
+            for r in rows
+        ]
+
+    result: list[Claim] = _run(engine, "reading surveys in flight", work)
+    return result
+
+
+def heartbeat(engine: Engine, owner: str, now: datetime) -> int:
+    """Refresh the heartbeat of this owner's dialing surveys; returns how many."""
+    return int(
+        _run(
+            engine,
+            "survey heartbeat",
+            lambda c: (
+                c.execute(
+                    sql_update(SURVEY)
+                    .where(SURVEY.c.state == SurveyState.DIALING.value, SURVEY.c.owner == owner)
+                    .values(heartbeat_at=now)
+                ).rowcount
+            ),
+        )
+    )
+
+
+def orphaned(engine: Engine, owner: str, stale_before: datetime) -> list[str]:
+    """ChannelIds of other owners' dialing surveys whose heartbeat stopped before the instant."""
+
+    def work(c: Connection) -> list[str]:
+        rows = c.execute(
+            select(SURVEY.c.channel_id).where(
+                SURVEY.c.state == SurveyState.DIALING.value,
+                SURVEY.c.owner != owner,
+                SURVEY.c.heartbeat_at < stale_before,
+                SURVEY.c.channel_id.is_not(None),
+            )
+        ).all()
+        return [r.channel_id for r in rows]
+
+    result: list[str] = _run(engine, "finding orphaned surveys", work)
+    return result
+
+
+def expire_due(engine: Engine, now: datetime) -> int:
+    """Pending surveys past their expiry become `expired`; returns how many."""
+    return int(
+        _run(
+            engine,
+            "expiring surveys",
+            lambda c: (
+                c.execute(
+                    sql_update(SURVEY)
+                    .where(SURVEY.c.state == SurveyState.PENDING.value, SURVEY.c.expires_at <= now)
+                    .values(state=SurveyState.EXPIRED.value, updated_at=now, finished_at=now)
+                ).rowcount
+            ),
+        )
+    )
+
+
+def surveys(engine: Engine) -> list[dict[str, Any]]:
+    """Every survey row as a dict, oldest first (tests, small tools)."""
+
+    def work(c: Connection) -> list[dict[str, Any]]:
+        return [dict(r) for r in c.execute(select(SURVEY).order_by(SURVEY.c.id)).mappings()]
+
+    result: list[dict[str, Any]] = _run(engine, "reading surveys", work)
+    return result
+
+
+def attempts(engine: Engine) -> list[dict[str, Any]]:
+    """Every attempt row as a dict, in order."""
+
+    def work(c: Connection) -> list[dict[str, Any]]:
+        return [dict(r) for r in c.execute(select(ATTEMPT).order_by(ATTEMPT.c.id)).mappings()]
+
+    result: list[dict[str, Any]] = _run(engine, "reading survey attempts", work)
+    return result
+
+
+# --- do-not-call list ------------------------------------------------------------------------
+
+
+def dnc_add(engine: Engine, numbers: Sequence[str], now: datetime, note: str | None = None) -> int:
+    """Put numbers on the do-not-call list (already there: unchanged); returns how many are new.
+    Their pending surveys are cancelled at once."""
+
+    def work(c: Connection) -> int:
+        dialect_insert = pg_insert if c.dialect.name == "postgresql" else sqlite_insert
+        added = 0
+        for number in numbers:
+            statement = dialect_insert(DNC).values(number=number, added_at=now, note=note)
+            new = c.execute(statement.on_conflict_do_nothing().returning(DNC.c.number)).first()
+            added += new is not None
+        if numbers:
+            c.execute(
+                sql_update(SURVEY)
+                .where(
+                    SURVEY.c.state == SurveyState.PENDING.value, SURVEY.c.number.in_(list(numbers))
+                )
+                .values(
+                    state=SurveyState.CANCELLED.value,
+                    last_result="do-not-call",
+                    updated_at=now,
+                    finished_at=now,
+                )
+            )
+        return added
+
+    return int(_run(engine, "adding to the do-not-call list", work))
+
+
+def dnc_remove(engine: Engine, numbers: Sequence[str]) -> int:
+    """Take numbers off the do-not-call list; returns how many were on it."""
+    return int(
+        _run(
+            engine,
+            "removing from the do-not-call list",
+            lambda c: c.execute(delete(DNC).where(DNC.c.number.in_(list(numbers)))).rowcount,
+        )
+    )
+
+
+def dnc_list(engine: Engine) -> list[tuple[str, datetime, str | None]]:
+    """The do-not-call list, by number."""
+
+    def work(c: Connection) -> list[tuple[str, datetime, str | None]]:
+        rows = c.execute(select(DNC.c.number, DNC.c.added_at, DNC.c.note).order_by(DNC.c.number))
+        return [(r.number, r.added_at, r.note) for r in rows]
+
+    result: list[tuple[str, datetime, str | None]] = _run(
+        engine, "reading the do-not-call list", work
+    )
+    return result
+
+
+def state_counts(engine: Engine) -> dict[str, int]:
+    """Surveys per state."""
+
+    def work(c: Connection) -> dict[str, int]:
+        rows = c.execute(select(SURVEY.c.state, func.count()).group_by(SURVEY.c.state))
+        return {r[0]: int(r[1]) for r in rows}
+
+    result: dict[str, int] = _run(engine, "counting surveys", work)
+    return result
+
+
+__all__ = [
+    "ATTEMPT",
+    "DNC",
+    "SURVEY",
+    "Claim",
+    "attempts",
+    "claim_due",
+    "dnc_add",
+    "dnc_list",
+    "dnc_remove",
+    "enqueue",
+    "expire_due",
+    "finish_attempt",
+    "heartbeat",
+    "in_flight",
+    "mark_answered",
+    "mark_sent",
+    "orphaned",
+    "state_counts",
+    "surveys",
+]
+
+
+def figure_rows(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per survey of contacts ended in [start, end): state, rating, agent, queue, contact end,
+    attempts, follow-up, and whether any attempt was answered."""
+
+    def work(c: Connection) -> list[dict[str, Any]]:
+        reached = (
+            select(func.count())
+            .where(ATTEMPT.c.survey_id == SURVEY.c.id, ATTEMPT.c.answered_at.is_not(None))
+            .scalar_subquery()
+        )
+        query = select(
+            SURVEY.c.state,
+            SURVEY.c.rating,
+            SURVEY.c.agent,
+            SURVEY.c.queue,
+            SURVEY.c.contact_ended_at,
+            SURVEY.c.attempts,
+            SURVEY.c.follow_up,
+            reached.label("answered_attempts"),
+        ).where(SURVEY.c.contact_ended_at >= start, SURVEY.c.contact_ended_at < end)
+        return [dict(r) for r in c.execute(query).mappings()]
+
+    result: list[dict[str, Any]] = _run(engine, "reading survey figures", work)
+    return result
