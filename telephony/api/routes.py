@@ -48,6 +48,7 @@ from telephony.api.models import (
     masked,
 )
 from telephony.api.openapi import Answer, Endpoint, Handler
+from telephony.api.surveys import survey_endpoints
 from telephony.api.wallboard import WALLBOARD_ENDPOINTS
 from telephony.api.work_orders import (
     handle_work_order,
@@ -399,6 +400,7 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         tag="work orders",
     ),
     *announcement_endpoints(_guard),
+    *survey_endpoints(_guard),
     *WALLBOARD_ENDPOINTS,
 )
 

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
 from storage import make_engine, migrate
+from storage import surveys as store
 from storage.announcements import add_announcement
 from storage.call_pages import set_disposition
 from storage.workorders import WorkOrderState, move_work_order
@@ -31,6 +32,14 @@ from telephony.ami.connection import ActionError
 from telephony.api.routes import OPENAPI_KEY
 from telephony.api.server import create_app, start_server, stop_server
 from telephony.calls.record import CallRecord, Disposition
+from telephony.surveys.policy import (
+    AttemptOutcome,
+    AttemptResult,
+    Candidate,
+    SurveyRules,
+    after_attempt,
+)
+from telephony.surveys.settings import SurveySettings
 from tests.api.conftest import NUMBERS, READ, WRITE, FakeLive
 
 
@@ -100,6 +109,32 @@ def api_url(
             due_at=record.ended_at + timedelta(days=5),
         )
     move_work_order(engine, "WO-1", WorkOrderState.CLOSED, datetime.now(UTC))
+    # A dissatisfied survey answer (a follow-up, its contact has work order WO-1) and a pending one.
+    now = datetime.now(UTC)
+    for record in records[1:3]:
+        assert record.ended_at is not None
+        candidate = Candidate(
+            record.call_id,
+            record.pbx,
+            f"1390000000{record.call_id[-1]}",
+            record.agent,
+            record.queue,
+            record.ended_at,
+            now - timedelta(minutes=1),
+            now + timedelta(days=1),
+        )
+        store.enqueue(engine, [candidate], now=now, cooldown_since=now - timedelta(days=30))
+    (claim,) = store.claim_due(engine, "st", now, 1)
+    rules = SurveyRules.from_settings(SurveySettings())
+    store.finish_attempt(
+        engine,
+        claim.channel_id,
+        AttemptOutcome(AttemptResult.COMPLETED, rating=3),
+        now,
+        lambda result, n, at, expires: after_attempt(result, n, at, expires, rules),
+    )
+    assert [s["follow_up"] for s in store.surveys(engine)] == [True, False]
+    store.dnc_add(engine, ["13900000009"], now)
     # Announcements: one active (also on the status), one over, so lists have items to check.
     for start, end in (("2026-01-01", "2099-01-01"), ("2020-01-01", "2020-01-02")):
         add_announcement(
