@@ -168,6 +168,17 @@ def list_announcements(
         raise _fail(engine, "reading announcements", exc) from exc
 
 
+def get_announcement(engine: Engine, announcement_id: int) -> Announcement | None:
+    """One announcement by id; None when there is none."""
+    query = select(ANNOUNCEMENTS).where(ANNOUNCEMENTS.c.id == announcement_id)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(query).first()
+    except SQLAlchemyError as exc:
+        raise _fail(engine, f"reading announcement {announcement_id}", exc) from exc
+    return None if row is None else _from_row(row)
+
+
 def remove_announcement(engine: Engine, announcement_id: int) -> bool:
     """Delete an announcement; False when there was none with that id."""
     try:

@@ -37,6 +37,8 @@ from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal, JournalPosition
 from telephony.amilog.recovery import Checkpoint, CheckpointError, Holds, rebuild, refeed
+from telephony.api.deps import AnnouncementAudio
+from telephony.api.metrics import IvrCollector
 from telephony.api.peers import PeerView
 from telephony.api.server import create_app, start_server, stop_server
 from telephony.calls.clock import StreamClock
@@ -424,6 +426,13 @@ class Daemon:
             service_level_s=s.reports.service_level_s,
             audit_file=s.api.audit_file,
             peers=self.peers,
+            collectors=[IvrCollector(self.ivr.service)] if self.ivr is not None else [],
+            on_announcements=None if self.ivr is None else self.ivr.announcements_changed,
+            announcement_audio=(
+                None
+                if s.api.announcement_sounds is None
+                else AnnouncementAudio(s.api.announcement_sounds, s.api.announcement_prefix)
+            ),
         )
         self._runner, self.http_port = await start_server(app, host, port)
         self._schedule()

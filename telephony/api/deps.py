@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from pathlib import Path
 from time import monotonic
 from typing import Any, Final, Protocol, TypeVar
 
@@ -26,6 +27,7 @@ from telephony.api.models import (
     PbxStatus,
     status_of,
 )
+from telephony.api.notices import NoticeCache
 from telephony.api.peers import PeerView
 from telephony.calls.live import LiveSnapshot
 from telephony.health import Health
@@ -61,6 +63,9 @@ class ApiDeps:
     registry: Any = None  # prometheus CollectorRegistry, built by the server
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     peers: PeerView | None = None
+    notices: NoticeCache = field(default_factory=lambda: NoticeCache(None))
+    audio: AnnouncementAudio | None = None
+    on_announcements: Callable[[], None] | None = None  # e.g. the IVR re-reads them
     # Under load many requests ask within the same tenth of a second: they share one rendering
     # (keyed by whether numbers are shown). Times in the body are rounded to 0.1 s anyway.
     status_ttl_s: float = 0.1
@@ -76,6 +81,22 @@ class ApiDeps:
         body = current_status(self, principal).model_dump_json(by_alias=True)
         self._status_cache[key] = (now, body)
         return body
+
+    async def announcements_changed(self) -> None:
+        """Read the announcements again now, drop the rendered status and tell the IVR (an API
+        write)."""
+        await self.notices.refresh(force=True)
+        self._status_cache.clear()
+        if self.on_announcements is not None:
+            self.on_announcements()
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementAudio:
+    """Where announcements are rendered (``sounds``) and the sound name prefix on the PBX."""
+
+    sounds: Path
+    prefix: str = "hotline"
 
 
 DEPS_KEY: Final = web.AppKey("deps", ApiDeps)
@@ -155,11 +176,16 @@ async def in_thread(fn: Callable[[], M | Any]) -> Any:
 
 def current_status(deps: ApiDeps, principal: Principal) -> PbxStatus:
     """The live status as `principal` may see it."""
-    return status_of(deps.live.snapshot(), show_numbers=principal.may_see_numbers)
+    return status_of(
+        deps.live.snapshot(),
+        show_numbers=principal.may_see_numbers,
+        announcements=deps.notices.items,
+    )
 
 
 __all__ = [
     "DEPS_KEY",
+    "AnnouncementAudio",
     "ApiDeps",
     "LiveSource",
     "current_status",

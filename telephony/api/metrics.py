@@ -8,7 +8,7 @@ their own collectors to the same registry (:func:`registry_for`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -17,6 +17,9 @@ from prometheus_client.registry import Collector
 
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
 from telephony.health import Health, HealthStatus
+
+if TYPE_CHECKING:
+    from telephony.ivr.sessions import IvrService
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 
@@ -142,6 +145,65 @@ class LiveCollector(Collector):
                 yield GaugeMetricFamily(name, help_text, value=value)
 
 
+class IvrCollector(Collector):
+    """``hotline_ivr_*``: the IVR service's own counters (sessions by menu and route, heartbeat
+    failures, AGI errors), read from its :class:`~telephony.ivr.sessions.IvrStats` when scraped."""
+
+    def __init__(self, service: IvrService) -> None:
+        self._service = service
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing up front: the families are built at collect time."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """One scrape."""
+        stats = self._service.stats
+        started = CounterMetricFamily(
+            "hotline_ivr_sessions_started",
+            "IVR sessions started since the daemon started, by menu.",
+            labels=["menu"],
+        )
+        for menu, n in sorted(stats.started_by_menu.items()):
+            started.add_metric([menu], float(n))
+        yield started
+        finished = CounterMetricFamily(
+            "hotline_ivr_sessions_finished",
+            "IVR sessions ended, by menu, route (queue, selfservice, callback, result, hangup) "
+            "and reason (key, timeout, caller, agi-ended, …).",
+            labels=["menu", "route", "reason"],
+        )
+        for (menu, route, reason), n in sorted(stats.finished_by_route.items()):
+            finished.add_metric([menu, route, reason], float(n))
+        yield finished
+        yield GaugeMetricFamily(
+            "hotline_ivr_sessions_active",
+            "Callers in an IVR menu driven by this daemon now.",
+            value=float(len(self._service.sessions)),
+        )
+        counters = (
+            ("hotline_ivr_heartbeats", "Heartbeats set on the PBX.", stats.heartbeats),
+            (
+                "hotline_ivr_heartbeat_failures",
+                "Heartbeats the PBX did not take (link down or not ready); the dialplan skips "
+                "the menu while the heartbeat is stale.",
+                stats.heartbeat_failures,
+            ),
+            (
+                "hotline_ivr_agi_errors",
+                "AGI commands the PBX answered with an error.",
+                stats.agi_errors,
+            ),
+            (
+                "hotline_ivr_send_failures",
+                "AGI actions that could not be sent (the channel was gone or the link dropped).",
+                stats.send_failures,
+            ),
+        )
+        for name, help_text, value in counters:
+            yield CounterMetricFamily(name, help_text, value=float(value))
+
+
 def registry_for(
     health: Callable[[], Health],
     snapshot: Callable[[], LiveSnapshot],
@@ -160,4 +222,4 @@ def exposition(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-__all__ = ["CONTENT_TYPE", "LiveCollector", "exposition", "registry_for"]
+__all__ = ["CONTENT_TYPE", "IvrCollector", "LiveCollector", "exposition", "registry_for"]

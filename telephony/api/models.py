@@ -8,6 +8,7 @@ domain values (:func:`status_of`, :func:`call_of`) unless the caller's token may
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -21,6 +22,7 @@ from pydantic import (
     RootModel,
 )
 
+from storage.announcements import Announcement
 from storage.workorders import WorkOrder, WorkOrderState
 from telephony.api.health_models import JournalOut, LinkOut, RecoveryOut, TrackerOut, WriterOut
 from telephony.calls.live import AgentState, CallState, LiveSnapshot
@@ -186,6 +188,17 @@ class TodayOut(_Out):
     contacts_by_hour: list[NonNegativeInt] = Field(min_length=24, max_length=24)
 
 
+class AnnouncementNow(_Out):
+    """An announcement callers hear now (the wallboard shows it); times in the view's zone."""
+
+    id: int
+    text_zh: str
+    text_en: str | None
+    queue: str | None = Field(description="only callers routed to this queue; null: everyone")
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime
+
+
 class PbxStatus(_Out):
     """The live picture of one PBX."""
 
@@ -197,6 +210,9 @@ class PbxStatus(_Out):
     queues: list[QueueOut]
     agents: list[AgentOut]
     today: TodayOut
+    announcements: list[AnnouncementNow] = Field(
+        default_factory=list, description="active now (from the database this daemon uses)"
+    )
 
 
 class PbxEntry(_Out):
@@ -221,9 +237,28 @@ def masked(status: PbxStatus) -> PbxStatus:
     return status.model_copy(update={"calls": calls})
 
 
-def status_of(snapshot: LiveSnapshot, *, show_numbers: bool) -> PbxStatus:
-    """The API view of a live snapshot; callers masked unless `show_numbers`."""
+def status_of(
+    snapshot: LiveSnapshot,
+    *,
+    show_numbers: bool,
+    announcements: Sequence[Announcement] = (),
+) -> PbxStatus:
+    """The API view of a live snapshot (with the `announcements` active at its time); callers
+    masked unless `show_numbers`."""
+    zone = snapshot.now.tzinfo
     return PbxStatus(
+        announcements=[
+            AnnouncementNow(
+                id=a.id,
+                text_zh=a.text_zh,
+                text_en=a.text_en,
+                queue=a.queue,
+                valid_from=a.valid_from.astimezone(zone),
+                valid_to=a.valid_to.astimezone(zone),
+            )
+            for a in announcements
+            if a.active(snapshot.now)
+        ],
         pbx=snapshot.pbx,
         now=snapshot.now,
         link=LinkOut.of(snapshot.link),
@@ -503,6 +538,7 @@ class WriteDone(_Out):
 __all__ = [
     "AgentOut",
     "AllStatus",
+    "AnnouncementNow",
     "CallOut",
     "CallPage",
     "CallQuery",

@@ -55,6 +55,7 @@ class Endpoint:
     body: type[BaseModel] | None = None
     path_params: dict[str, str] = field(default_factory=dict)
     tag: str = "status"
+    path_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # default: a string
 
     @property
     def validates(self) -> bool:
@@ -142,7 +143,9 @@ def openapi_document(endpoints: Iterable[Endpoint], *, title: str, version: str)
                 "in": "path",
                 "required": True,
                 "description": text,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "schema": ep.path_schemas.get(
+                    name, {"type": "string", "minLength": 1, "maxLength": 200}
+                ),
             }
             for name, text in ep.path_params.items()
         ]

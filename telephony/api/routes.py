@@ -14,6 +14,7 @@ from aiohttp import hdrs, web
 
 from storage.call_pages import CallFilter, page_calls
 from telephony.api import metrics
+from telephony.api.announcements import announcement_endpoints
 from telephony.api.auth import Access, Principal
 from telephony.api.deps import (
     DEPS_KEY,
@@ -47,6 +48,7 @@ from telephony.api.models import (
     masked,
 )
 from telephony.api.openapi import Answer, Endpoint, Handler
+from telephony.api.surveys import survey_endpoints
 from telephony.api.wallboard import WALLBOARD_ENDPOINTS
 from telephony.api.work_orders import (
     handle_work_order,
@@ -77,8 +79,10 @@ async def handle_health(request: web.Request) -> web.StreamResponse:
 async def handle_status(request: web.Request, principal: Principal) -> web.StreamResponse:
     """Live contacts (in IVR / waiting / talking, with their wait so far), queues, agents by
     state and today's KPIs of this PBX. Callers are masked unless the token may see numbers."""
+    deps = request.app[DEPS_KEY]
+    await deps.notices.refresh()
     return web.Response(
-        text=request.app[DEPS_KEY].status_json(principal),
+        text=deps.status_json(principal),
         content_type="application/json",
         charset="utf-8",
     )
@@ -88,6 +92,7 @@ async def handle_status_all(request: web.Request, principal: Principal) -> web.S
     """Every PBX whose daemon publishes to this database: this one live, the others as of their
     last publication (a few seconds old; ``stale`` when its daemon stopped publishing)."""
     deps = request.app[DEPS_KEY]
+    await deps.notices.refresh()
     local = current_status(deps, principal)
     entries = [PbxEntry(published_at=local.now, age_s=0.0, stale=False, status=local)]
     peers = deps.peers
@@ -121,6 +126,7 @@ async def handle_status_stream(request: web.Request, principal: Principal) -> we
     await response.prepare(request)
     try:
         while not deps.stopping.is_set():
+            await deps.notices.refresh()
             body = deps.status_json(principal)
             await response.write(f"event: status\ndata: {body}\n\n".encode())
             try:
@@ -393,6 +399,8 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         path_params={"work_order_id": "the work order's id"},
         tag="work orders",
     ),
+    *announcement_endpoints(_guard),
+    *survey_endpoints(_guard),
     *WALLBOARD_ENDPOINTS,
 )
 

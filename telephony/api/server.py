@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from telephony.ami.actions import ActionSender
 from telephony.api import metrics
 from telephony.api.auth import ApiError, AuditLog, BearerAuth
-from telephony.api.deps import DEPS_KEY, ApiDeps, LiveSource
+from telephony.api.deps import DEPS_KEY, AnnouncementAudio, ApiDeps, LiveSource
+from telephony.api.notices import NoticeCache
 from telephony.api.openapi import openapi_document
 from telephony.api.peers import PeerView
 from telephony.api.routes import ENDPOINTS, OPENAPI_KEY
@@ -81,6 +82,8 @@ def create_app(
     stream_interval_s: float = 1.0,
     collectors: Sequence[Collector] = (),
     peers: PeerView | None = None,
+    announcement_audio: AnnouncementAudio | None = None,
+    on_announcements: Callable[[], None] | None = None,
 ) -> web.Application:
     """The API as an aiohttp application; ValueError for an empty or space-padded token."""
     deps = ApiDeps(
@@ -93,6 +96,9 @@ def create_app(
         service_level_s=service_level_s,
         stream_interval_s=stream_interval_s,
         peers=peers,
+        notices=NoticeCache(engine),
+        audio=announcement_audio,
+        on_announcements=on_announcements,
     )
     deps.registry = metrics.registry_for(live.health, live.snapshot, collectors)
     app = web.Application(middlewares=[json_errors])

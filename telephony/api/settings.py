@@ -18,6 +18,9 @@ class ApiSettings(BaseModel):
     else sees ``138****8000``-style masks); list a write token here too if it should see them.
     ``audit_file``: every write is appended there as one JSON line (who, what, when, result);
     it is always on the ``hotline.audit`` logger as well.
+    ``announcement_sounds``: where ``POST /api/announcements`` renders audio (the root
+    ``hotline announce add --sounds`` uses; empty: store text only), ``announcement_prefix``
+    the sound name prefix on the PBX.
     ``publish_interval_s``: how often this daemon publishes its live status to the database for
     ``/api/status/all`` on every daemon (0 = never).
     """
@@ -27,6 +30,8 @@ class ApiSettings(BaseModel):
     numbers_tokens: list[SecretStr] = Field(default_factory=list)
     audit_file: Path | None = None
     publish_interval_s: float = Field(default=2.0, ge=0.0)
+    announcement_sounds: Path | None = Path("ivr_prompts/sounds")
+    announcement_prefix: str = Field(default="hotline", pattern=r"^[\w./-]+$")
 
     @field_validator("numbers_tokens", mode="before")
     @classmethod
@@ -53,7 +58,7 @@ class ApiSettings(BaseModel):
                 raise ValueError("a token contains white space")
         return value
 
-    @field_validator("audit_file", mode="before")
+    @field_validator("audit_file", "announcement_sounds", mode="before")
     @classmethod
     def _unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telephony.ivr.menus import MenuError, load_menus
-from telephony.ivr.prompts import PromptError, build, load_scripts, missing_prompts, render
+from telephony.ivr.prompts import (
+    PromptError,
+    build,
+    load_scripts,
+    missing_prompts,
+    render_announcement,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -154,11 +160,7 @@ def cmd_announce_add(args: argparse.Namespace) -> int:
         )
         audio: dict[str, str] = {}
         if not args.no_audio:
-            voices = {"zh": "cmn", "en": "en"}
-            for language, text in item.texts().items():
-                name = f"{item.id}-{language}"
-                render(text, voices[language], Path(args.sounds) / "announcements" / f"{name}.wav")
-                audio[language] = f"{args.prefix}/announcements/{name}"
+            audio = render_announcement(item.texts(), str(item.id), Path(args.sounds), args.prefix)
             set_audio(engine, item.id, audio)
     finally:
         engine.dispose()

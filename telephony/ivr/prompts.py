@@ -119,6 +119,27 @@ def _run(argv: list[str], stdin: str | None, out: Path) -> None:
         raise PromptError(f"{out.name}: {argv[0]} exited {done.returncode}: {reason[0]}")
 
 
+def render_announcement(
+    texts: Mapping[str, str],
+    name: str,
+    sounds: Path,
+    prefix: str,
+    voices: Mapping[str, str] = DEFAULT_VOICES,
+) -> dict[str, str]:
+    """Render an announcement's text per language to ``sounds/announcements/<name>-<lang>.wav``;
+    the sound names the PBX plays (``<prefix>/announcements/<name>-<lang>``) per language.
+    ``hotline announce add`` and ``POST /api/announcements`` both render through this."""
+    audio: dict[str, str] = {}
+    for language, text in texts.items():
+        voice = voices.get(language)
+        if voice is None:
+            raise PromptError(f"announcement {name}: no voice for language {language!r}")
+        base = f"{name}-{language}"
+        render(text, voice, sounds / "announcements" / f"{base}.wav")
+        audio[language] = f"{prefix}/announcements/{base}"
+    return audio
+
+
 def build(scripts: PromptScripts, out_dir: Path, *, force: bool = False) -> list[Path]:
     """Render every script to ``out_dir/<language>/<name>.wav``; skip files newer than the
     scripts unless ``force``. Returns the files written."""

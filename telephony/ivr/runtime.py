@@ -84,6 +84,7 @@ class IvrRuntime:
             prompt_s=settings.prompt_s,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._reread = asyncio.Event()
 
     def reload_menus(self) -> bool:
         """Re-read the menus (SIGHUP); a broken file keeps the running menus. Sessions already
@@ -129,13 +130,20 @@ class IvrRuntime:
         from storage.errors import StorageError
 
         while True:
+            self._reread.clear()
             try:
                 self.notices = await asyncio.to_thread(
                     list_announcements, engine, include_expired=False
                 )
             except StorageError as exc:
                 log.warning("ivr: announcements not refreshed: %s", exc)
-            await asyncio.sleep(self.settings.announcements_refresh_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reread.wait(), self.settings.announcements_refresh_s)
+
+    def announcements_changed(self) -> None:
+        """Read the announcements again now (the API added or removed one), not at the next
+        refresh: callers hear a new one from the next call on."""
+        self._reread.set()
 
     async def stop(self) -> None:
         """Stop the background tasks; wait briefly for commands in flight."""

@@ -61,6 +61,10 @@ class IvrStats:
     send_failures: int = 0
     ignored: int = 0
     heartbeats: int = 0
+    heartbeat_failures: int = 0
+    started_by_menu: dict[str, int] = field(default_factory=dict)
+    finished_by_route: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """Sessions ended, by (menu, route kind, reason), e.g. ("hotline", "queue", "key")."""
 
 
 class IvrService:
@@ -144,6 +148,8 @@ class IvrService:
         live = _Live(start, session, self.clock(), self.clock())
         self.sessions[start.channel] = live
         self.stats.started += 1
+        by_menu = self.stats.started_by_menu
+        by_menu[menu.name] = by_menu.get(menu.name, 0) + 1
         log.info("ivr: %s entered menu %s", start.channel, menu.name)
         self._send(live, session.start(self._now()))
 
@@ -185,6 +191,13 @@ class IvrService:
             self.stats.hangups += 1
         elif route is not None and route.reason == "agi-ended":
             self.stats.lost += 1
+        key = (
+            live.session.menu.name,
+            route.kind.value if route else "none",
+            route.reason if route else "",
+        )
+        by_route = self.stats.finished_by_route
+        by_route[key] = by_route.get(key, 0) + 1
         log.info(
             "ivr: %s left menu %s: %s %s path %s",
             channel,
@@ -253,6 +266,7 @@ class IvrService:
             try:
                 await self.beat()
             except AmiError as exc:
+                self.stats.heartbeat_failures += 1
                 # Not connected yet (or any more): retry soon, so the first beat after a
                 # (re)connect lands within half a second and callers get the menu again.
                 log.debug("ivr: heartbeat not sent: %s", exc)

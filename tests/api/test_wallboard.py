@@ -15,6 +15,7 @@ import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ playwright_api = pytest.importorskip("playwright.async_api")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 READ = "wallboard-read-token-0123456789"
+WRITE = "wallboard-write-token-0123456789"
 SECRET = "sim-secret-wallboard"
 SPEED = 20.0
 ARTIFACTS = Path(os.environ.get("HOTLINE_TEST_ARTIFACTS", "var/test-artifacts"))
@@ -72,6 +74,8 @@ async def daemon(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimulatorServer]
             "HOTLINE_DATABASE__FLUSH_INTERVAL_S": "0.05",
             "HOTLINE_HTTP__LISTEN": "127.0.0.1:0",
             "HOTLINE_HTTP__READ_TOKENS": READ,
+            "HOTLINE_HTTP__WRITE_TOKENS": WRITE,
+            "HOTLINE_API__ANNOUNCEMENT_SOUNDS": str(tmp_path / "sounds"),
             "HOTLINE_JOURNAL__ENABLED": "false",
             "HOTLINE_RECORDING__RETENTION_DAYS": "0",
         },
@@ -122,6 +126,29 @@ async def test_wallboard_shows_the_apis_figures_masks_numbers_and_follows_calls(
                 "page agent counts equal the API's", lambda: _agent_counts_match(page, status)
             )
 
+            # An announcement posted through the API appears on the page, without a reload.
+            assert await page.is_hidden("#notices")
+            now = datetime.now(UTC)
+            notice = {
+                "text_zh": "X区今日停水至18点。",
+                "text_en": "Water cut in district X until 6 p.m.",
+                "valid_from": (now - timedelta(minutes=5)).isoformat(),
+                "valid_to": (now + timedelta(hours=2)).isoformat(),
+                "queue": "hotline",
+            }
+            async with session.post(
+                "/api/announcements", json=notice, headers={"Authorization": f"Bearer {WRITE}"}
+            ) as resp:
+                assert resp.status == 201, await resp.text()
+                number = (await resp.json())["id"]
+            item = f'#announcements li[data-announcement="{number}"]'
+            await until("the announcement on the page", lambda: _visible(page, item))
+            assert await page.inner_text(f"{item} .text") == notice["text_zh"]
+            assert "hotline" in await page.inner_text(f"{item} .meta")
+            assert await page.is_visible("#notices")
+            status = await api_status(session)
+            assert [a["id"] for a in status["announcements"]] == [number]
+
             # A call arrives: the page shows it talking, the caller masked, as the API does.
             sim.place_call(choice="1", talk=120)
             await until(
@@ -166,6 +193,7 @@ async def test_wallboard_shows_the_apis_figures_masks_numbers_and_follows_calls(
             # English on demand.
             await page.click("#lang")
             assert "Connection rate today" in await page.inner_text("body")
+            assert await page.inner_text(f"{item} .text") == notice["text_en"]
             await page.screenshot(path=str(ARTIFACTS / "wallboard-en.png"), full_page=True)
         finally:
             await browser.close()

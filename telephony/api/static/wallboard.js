@@ -14,7 +14,7 @@ const LABELS = {
     available: "空闲", busy: "忙碌", ringing: "振铃", paused: "小休", unavailable: "离线",
     unknown: "未知", st_ivr: "导航", st_waiting: "排队", st_talking: "通话",
     link_ready: "PBX 已连接", link_down: "PBX 未连接", offline: "与服务器的连接中断，正在重连…",
-    lang: "EN",
+    lang: "EN", announcements: "当前公告", all_callers: "全部来电", until: "至",
   },
   en: {
     title: "12345 Hotline live wallboard", waiting: "Waiting now", longest_wait: "Longest wait",
@@ -27,7 +27,8 @@ const LABELS = {
     available: "Available", busy: "Busy", ringing: "Ringing", paused: "Paused",
     unavailable: "Unavailable", unknown: "Unknown", st_ivr: "IVR", st_waiting: "Waiting",
     st_talking: "Talking", link_ready: "PBX connected", link_down: "PBX not connected",
-    offline: "Lost the server, reconnecting…", lang: "中文",
+    offline: "Lost the server, reconnecting…", lang: "中文", announcements: "Announcements now",
+    all_callers: "all callers", until: "until",
   },
 };
 const AGENT_STATES = ["available", "busy", "ringing", "paused", "unavailable", "unknown"];
@@ -144,6 +145,16 @@ function render(s) {
     tr.append(el("td", c.caller ?? "—", { class: "caller" }), el("td", t("st_" + c.state)),
       el("td", c.queue ?? "—"), el("td", c.agent ?? "—"), el("td", secs(c.seconds)));
     return tr;
+  }));
+  const notices = s.announcements ?? [];
+  document.getElementById("notices").hidden = notices.length === 0;
+  document.getElementById("announcements").replaceChildren(...notices.map((a) => {
+    const li = el("li", undefined, { "data-announcement": String(a.id) });
+    const text = lang === "en" && a.text_en ? a.text_en : a.text_zh;
+    li.append(el("span", text, { class: "text" }),
+      el("span", `${a.queue ?? t("all_callers")} · ${t("until")} ${a.valid_to.slice(11, 16)}`,
+        { class: "meta" }));
+    return li;
   }));
   document.body.dataset.updated = s.now;
 }
