@@ -36,20 +36,14 @@ from telephony.api.deps import (
     parse_body,
     parse_query,
 )
-from telephony.api.models import ErrorBody, StorableTime, _In, _Out
+from telephony.api.models import ONE_LINE, ErrorBody, StorableTime, _In, _Out
 from telephony.api.openapi import Answer, Endpoint, Handler
 from telephony.ivr.prompts import PromptError, check_tools, render_announcement
 
-# No control characters; no white space at either end, spelled out (\s differs between Python's
-# re, the Rust regex pydantic validates with and schemathesis' generator; str.strip() removes
-# every Unicode White_Space character, so the ends must exclude all of them).
-_EDGE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-_ONE_LINE = rf"^{_EDGE}(?:[^\x00-\x1f\x7f]*{_EDGE})?$"
-
-Text = Annotated[str, Field(min_length=1, max_length=500, pattern=_ONE_LINE)]
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=ONE_LINE)]
 """What callers hear: one line, no surrounding spaces."""
 
-QueueName = Annotated[str, Field(min_length=1, max_length=200, pattern=_ONE_LINE)]
+QueueName = Annotated[str, Field(min_length=1, max_length=200, pattern=ONE_LINE)]
 """A queue's name as the dialplan routes to it."""
 
 MAX_ID: Final = 2**62

@@ -47,12 +47,19 @@ WorkOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w./
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 """Text that goes into an AMI header: one line, no control characters."""
 
+# No control characters; no white space at either end, spelled out (\s differs between Python's
+# re, the Rust regex pydantic validates with and schemathesis' generator; str.strip() removes
+# every Unicode White_Space character, so the ends must exclude all of them).
+_EDGE = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+ONE_LINE = rf"^{_EDGE}(?:[^\x00-\x1f\x7f]*{_EDGE})?$"
+"""A one-line text with no white space at either end (as a regular expression)."""
+
 Category = Annotated[
     str,
     Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+        pattern=ONE_LINE,
         description="what the contact was about (hot issues of the report), e.g. 供水 or water",
         examples=["water"],
     ),
