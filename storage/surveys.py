@@ -45,11 +45,12 @@ class SurveyRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_survey_state_due", "state", "due_at"),
         Index("ix_survey_number_created", "number", "created_at"),
-        Index("ix_survey_call_id", "call_id", unique=True),
+        Index("ix_survey_call_id_kind", "call_id", "kind", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     call_id: str
+    kind: str = Field(default="survey", sa_column_kwargs={"server_default": "survey"})
     pbx: str
     number: str
     agent: str | None = None
@@ -106,6 +107,9 @@ class DncRow(SQLModel, table=True):
     note: str | None = None
 
 
+SURVEY_KIND = "survey"
+"""``survey.kind`` of a satisfaction survey; a callback request is ``callback``."""
+
 SURVEY: Table = SurveyRow.__table__  # type: ignore[attr-defined]
 ATTEMPT: Table = SurveyAttemptRow.__table__  # type: ignore[attr-defined]
 DNC: Table = DncRow.__table__  # type: ignore[attr-defined]
@@ -125,6 +129,8 @@ class Claim:
     sent_at: datetime | None = None
     action_id: str | None = None
     answered_at: datetime | None = None
+    kind: str = SURVEY_KIND
+    queue: str | None = None
 
 
 def _fail(what: str, engine: Engine, exc: SQLAlchemyError) -> StorageError:
@@ -163,23 +169,35 @@ def enqueue(
 
 
 def _enqueue_one(c: Connection, cand: Candidate, now: datetime, since: datetime) -> str:
-    if c.dialect.name == "postgresql":
+    survey = cand.kind == SURVEY_KIND  # callbacks: the citizen asked; no DNC, no cooldown
+    if c.dialect.name == "postgresql" and survey:
         c.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"survey:{cand.number}"}
         )
-    if c.execute(select(DNC.c.number).where(DNC.c.number == cand.number)).first() is not None:
+    if survey and c.execute(select(DNC.c.number).where(DNC.c.number == cand.number)).first():
         return "do-not-call"
-    if c.execute(select(SURVEY.c.id).where(SURVEY.c.call_id == cand.call_id)).first():
+    if c.execute(
+        select(SURVEY.c.id).where(SURVEY.c.call_id == cand.call_id, SURVEY.c.kind == cand.kind)
+    ).first():
         return "already queued"
-    recent = c.execute(
-        select(SURVEY.c.id)
-        .where(SURVEY.c.number == cand.number, SURVEY.c.created_at >= since)
-        .limit(1)
-    ).first()
+    recent = (
+        c.execute(
+            select(SURVEY.c.id)
+            .where(
+                SURVEY.c.number == cand.number,
+                SURVEY.c.created_at >= since,
+                SURVEY.c.kind == SURVEY_KIND,
+            )
+            .limit(1)
+        ).first()
+        if survey
+        else None
+    )
     if recent is not None:
         return "cooldown"
     values = {
         "call_id": cand.call_id,
+        "kind": cand.kind,
         "pbx": cand.pbx,
         "number": cand.number,
         "agent": cand.agent,
@@ -202,26 +220,42 @@ def _enqueue_one(c: Connection, cand: Candidate, now: datetime, since: datetime)
 # --- claim -----------------------------------------------------------------------------------
 
 
-def claim_due(engine: Engine, owner: str, now: datetime, limit: int) -> list[Claim]:
+def claim_due(
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    limit: int,
+    kinds: Sequence[str] | None = None,
+) -> list[Claim]:
     """Take up to ``limit`` due pending surveys for ``owner``: each becomes `dialing` with a new
     attempt row and ChannelId. Surveys whose number went onto the do-not-call list since they were
-    queued are cancelled instead."""
-    if limit <= 0:
+    queued are cancelled instead. ``kinds``: only jobs of these kinds (None: every kind)."""
+    if limit <= 0 or (kinds is not None and not kinds):
         return []
     result: list[Claim] = _run(
-        engine, "claiming due surveys", lambda c: _claim(c, owner, now, limit)
+        engine, "claiming due surveys", lambda c: _claim(c, owner, now, limit, kinds)
     )
     return result
 
 
-def _claim(c: Connection, owner: str, now: datetime, limit: int) -> list[Claim]:
+def _claim(
+    c: Connection, owner: str, now: datetime, limit: int, kinds: Sequence[str] | None = None
+) -> list[Claim]:
     due = (
         select(
-            SURVEY.c.id, SURVEY.c.call_id, SURVEY.c.number, SURVEY.c.attempts, SURVEY.c.expires_at
+            SURVEY.c.id,
+            SURVEY.c.call_id,
+            SURVEY.c.number,
+            SURVEY.c.attempts,
+            SURVEY.c.expires_at,
+            SURVEY.c.kind,
+            SURVEY.c.queue,
         )
         .where(SURVEY.c.state == SurveyState.PENDING.value, SURVEY.c.due_at <= now)
         .order_by(SURVEY.c.due_at, SURVEY.c.id)
     )
+    if kinds is not None:
+        due = due.where(SURVEY.c.kind.in_(list(kinds)))
     postgres = c.dialect.name == "postgresql"
     if postgres:
         rows = c.execute(due.limit(limit).with_for_update(skip_locked=True)).all()
@@ -231,7 +265,8 @@ def _claim(c: Connection, owner: str, now: datetime, limit: int) -> list[Claim]:
     for row in rows:
         if len(claims) >= limit:
             break
-        if c.execute(select(DNC.c.number).where(DNC.c.number == row.number)).first():
+        survey = row.kind == SURVEY_KIND
+        if survey and c.execute(select(DNC.c.number).where(DNC.c.number == row.number)).first():
             c.execute(
                 sql_update(SURVEY)
                 .where(SURVEY.c.id == row.id, SURVEY.c.state == SurveyState.PENDING.value)
@@ -243,7 +278,7 @@ def _claim(c: Connection, owner: str, now: datetime, limit: int) -> list[Claim]:
                 )
             )
             continue
-        channel_id = f"hotline-survey-{uuid.uuid4().hex}"
+        channel_id = f"hotline-{'survey' if survey else row.kind}-{uuid.uuid4().hex}"
         attempt = row.attempts + 1
         won = c.execute(
             sql_update(SURVEY)
@@ -269,7 +304,17 @@ def _claim(c: Connection, owner: str, now: datetime, limit: int) -> list[Claim]:
             )
         )
         claims.append(
-            Claim(row.id, row.call_id, row.number, attempt, channel_id, row.expires_at, now)
+            Claim(
+                row.id,
+                row.call_id,
+                row.number,
+                attempt,
+                channel_id,
+                row.expires_at,
+                now,
+                kind=row.kind,
+                queue=row.queue,
+            )
         )
     return claims
 
@@ -401,6 +446,8 @@ def in_flight(engine: Engine, owner: str) -> list[Claim]:
                 ATTEMPT.c.sent_at,
                 ATTEMPT.c.action_id,
                 ATTEMPT.c.answered_at,
+                SURVEY.c.kind,
+                SURVEY.c.queue,
             )
             .join(ATTEMPT, ATTEMPT.c.channel_id == SURVEY.c.channel_id)
             .where(
@@ -422,6 +469,8 @@ def in_flight(engine: Engine, owner: str) -> list[Claim]:
                 r.sent_at,
                 r.action_id,
                 r.answered_at,
+                r.kind,
+                r.queue,
             )
             for r in rows
         ]
@@ -520,7 +569,9 @@ def dnc_add(engine: Engine, numbers: Sequence[str], now: datetime, note: str | N
             c.execute(
                 sql_update(SURVEY)
                 .where(
-                    SURVEY.c.state == SurveyState.PENDING.value, SURVEY.c.number.in_(list(numbers))
+                    SURVEY.c.state == SurveyState.PENDING.value,
+                    SURVEY.c.number.in_(list(numbers)),
+                    SURVEY.c.kind == SURVEY_KIND,
                 )
                 .values(
                     state=SurveyState.CANCELLED.value,
@@ -573,6 +624,7 @@ __all__ = [
     "ATTEMPT",
     "DNC",
     "SURVEY",
+    "SURVEY_KIND",
     "Claim",
     "attempts",
     "claim_due",
@@ -611,7 +663,11 @@ def figure_rows(engine: Engine, start: datetime, end: datetime) -> list[dict[str
             SURVEY.c.attempts,
             SURVEY.c.follow_up,
             reached.label("answered_attempts"),
-        ).where(SURVEY.c.contact_ended_at >= start, SURVEY.c.contact_ended_at < end)
+        ).where(
+            SURVEY.c.contact_ended_at >= start,
+            SURVEY.c.contact_ended_at < end,
+            SURVEY.c.kind == SURVEY_KIND,
+        )
         return [dict(r) for r in c.execute(query).mappings()]
 
     result: list[dict[str, Any]] = _run(engine, "reading survey figures", work)

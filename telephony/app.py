@@ -392,14 +392,15 @@ class Daemon:
         await asyncio.to_thread(self._seed_today)
         if self.journal is not None:
             await asyncio.to_thread(self.journal.open)
-        if s.surveys.enabled:  # before recovery: contacts that ended while down get surveys too
-            self.surveys = SurveyDialer(
+        if s.surveys.enabled or s.callbacks.enabled:  # before recovery: contacts that ended
+            self.surveys = SurveyDialer(  # while down get surveys too
                 s.surveys,
                 self._engine,
                 self.link,
                 owner=s.pbx.id,
                 journal_dir=Path(s.journal.dir) if s.journal.enabled else None,
                 wall=self._pbx_now,  # the clock of the contacts' own times (and of the citizens)
+                callbacks=s.callbacks,
             )
         await self._recover()
         read = [t.get_secret_value() for t in s.http.read_tokens]

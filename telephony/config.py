@@ -52,6 +52,7 @@ from storage.errors import StorageError
 from telephony.api.settings import ApiSettings
 from telephony.hostport import parse_host_port
 from telephony.ivr.settings import IvrSettings
+from telephony.surveys.callbacks import CallbackSettings
 from telephony.surveys.settings import SurveySettings
 
 ENV_PREFIX = "HOTLINE_"
@@ -177,7 +178,7 @@ class PbxSettings(_Section):
 
     id: str = "pbx1"
     timezone: str = "UTC"
-    survey_contexts: list[str] = Field(default_factory=lambda: ["survey"])
+    survey_contexts: list[str] = Field(default_factory=lambda: ["survey", "hotline-callback"])
     internal_contexts: list[str] = Field(default_factory=lambda: ["from-internal"])
 
     @field_validator("id")
@@ -478,6 +479,7 @@ class Settings(BaseSettings):
     ivr: IvrSettings = Field(default_factory=IvrSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     surveys: SurveySettings = Field(default_factory=SurveySettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -505,6 +507,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "ivr": IvrSettings,
     "recovery": RecoverySettings,
     "surveys": SurveySettings,
+    "callbacks": CallbackSettings,
 }
 SECTIONS = tuple(_SECTION_MODELS)
 

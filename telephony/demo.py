@@ -88,6 +88,10 @@ async def run_demo(
             "HOTLINE_IVR__ENABLED": "true",
             "HOTLINE_IVR__MENUS": str(menus),
             "HOTLINE_IVR__HEARTBEAT_INTERVAL_S": "1",
+            # Menu key 4: the citizen is called back into the queue, at any hour.
+            "HOTLINE_CALLBACKS__ENABLED": "true",
+            "HOTLINE_CALLBACKS__CALLING_START": "00:00",
+            "HOTLINE_CALLBACKS__CALLING_END": "00:00",
         }
     settings = load_settings(None, env=env)
     daemon = Daemon(settings, pbx_clock=sim.sim_now)

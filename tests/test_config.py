@@ -43,7 +43,7 @@ def test_defaults() -> None:
     settings = load_settings(None, env={})
     assert settings.pbx.id == "pbx1"
     assert settings.pbx.timezone == "UTC"
-    assert settings.pbx.survey_contexts == ["survey"]
+    assert settings.pbx.survey_contexts == ["survey", "hotline-callback"]
     assert settings.pbx.internal_contexts == ["from-internal"]
     assert (settings.ami.host, settings.ami.port, settings.ami.auth) == ("127.0.0.1", 5038, "md5")
     assert settings.ami.events == "on"

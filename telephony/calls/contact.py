@@ -42,7 +42,7 @@ class TrackerConfig:
     """What the tracker needs to know about the PBX's dialplan (config [pbx])."""
 
     pbx: str = "pbx1"
-    survey_contexts: frozenset[str] = frozenset({"survey"})
+    survey_contexts: frozenset[str] = frozenset({"survey", "hotline-callback"})
     internal_contexts: frozenset[str] = frozenset({"from-internal"})
     linger_s: float = 10.0
     recent_closed: int = 8192

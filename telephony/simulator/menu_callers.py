@@ -214,6 +214,17 @@ class _MenuFlow:
 
     def _hangup_after_menu(self, inbound: InboundCall) -> None:
         pbx, ch = self.pbx, inbound.ch
+        if self.call.route == "callback":  # [hotline-route] callback: the request, then Hangup
+            caller, queue = ch.caller_num, ch.variables.get("HOTLINE_QUEUE", "")
+            data = f"HotlineCallback,Caller: {caller},Queue: {queue}"
+            pbx.newexten(
+                ch, "UserEvent", data, context="hotline-route", exten="callback", priority=1
+            )
+            fields = [("UserEvent", "HotlineCallback"), ("Caller", caller), ("Queue", queue)]
+            pbx.chan("UserEvent", ch, fields, "user,all")
+            pbx.newexten(ch, "Hangup", "", priority=2)
+            self.flows._teardown(inbound, SYSTEM)
+            return
         pbx.newexten(ch, "Hangup", "", exten="s", priority=20)
         self.flows._teardown(inbound, SYSTEM)
 

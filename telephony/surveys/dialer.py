@@ -35,6 +35,7 @@ from telephony.ami.codec import Frame, FrameKind
 from telephony.ami.connection import ActionError, ActionTimeout, AmiConnection, ConnectionLost
 from telephony.calls.record import CallRecord
 from telephony.privacy import mask_number
+from telephony.surveys import callbacks as cb
 from telephony.surveys.follow import Answered, Ended, Fact, Follower
 from telephony.surveys.journal_scan import scan_journal
 from telephony.surveys.policy import (
@@ -87,9 +88,14 @@ class SurveyDialer:
         owner: str,
         journal_dir: Path | None = None,
         wall: Callable[[], float] = time.time,
+        callbacks: cb.CallbackSettings | None = None,
     ) -> None:
         self.settings = settings
         self.rules = SurveyRules.from_settings(settings)
+        # Callback requests (telephony/surveys/callbacks.py): same queue and claims, own rules.
+        self.callbacks = callbacks if callbacks is not None and callbacks.enabled else None
+        self.cb_rules = cb.callback_rules(callbacks or cb.CallbackSettings(), self.rules)
+        self._kinds: dict[str, str] = {}  # ChannelId → kind, for the attempts in flight
         self.engine = engine
         self.link = link
         self.owner = owner
@@ -99,7 +105,7 @@ class SurveyDialer:
         self.originated = 0
         self.finished: dict[str, int] = {}
         self._facts: asyncio.Queue[Fact] = asyncio.Queue()
-        self._offers: asyncio.Queue[list[CallRecord]] = asyncio.Queue()
+        self._offers: asyncio.Queue[list[Any]] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._deadlines: dict[str, float] = {}
@@ -130,6 +136,10 @@ class SurveyDialer:
         """Every AMI frame after the journal; cheap unless it is about a call we follow."""
         if frame.kind is not FrameKind.EVENT or frame.name not in FOLLOWED_EVENTS:
             return
+        if self.callbacks is not None and frame.name == "UserEvent":
+            request = cb.request_of(self.owner, frame.headers)
+            if request is not None:
+                self._offers.put_nowait([request])
         if not self.follower.watches:
             return
         for fact in self.follower.feed(frame.name, frame.headers):
@@ -165,17 +175,25 @@ class SurveyDialer:
 
     async def _take_offers(self) -> None:
         while True:
-            records = await self._offers.get()
+            records: list[Any] = await self._offers.get()
             try:
                 await self._db(self._enqueue, records)
             except Exception:
                 log.exception("surveys: queueing %d contact(s) failed", len(records))
 
-    def _enqueue(self, records: Iterable[CallRecord]) -> dict[str, str]:
+    def _enqueue(self, records: Iterable[CallRecord | cb.CallbackRequest]) -> dict[str, str]:
         now = self.now()
         candidates: list[Candidate] = []
         for record in records:
-            decision = decide(record, self.rules, now)
+            if isinstance(record, cb.CallbackRequest):
+                assert self.callbacks is not None
+                decision = cb.decide_callback(
+                    record, self.owner, self.cb_rules, self.callbacks, now
+                )
+            elif not self.settings.enabled:  # the dialer runs for callbacks only
+                continue
+            else:
+                decision = decide(record, self.rules, now)
             if isinstance(decision, Candidate):
                 candidates.append(decision)
             else:
@@ -217,8 +235,9 @@ class SurveyDialer:
             await self._check_deadlines()
             now = self.now()
             free = s.max_concurrent - len(self.follower)
-            if free > 0 and not self.rules.quiet(now):
-                claims = await self._db(store.claim_due, self.engine, self.owner, now, free)
+            kinds = self._kinds_now(now)
+            if free > 0 and kinds:
+                claims = await self._db(store.claim_due, self.engine, self.owner, now, free, kinds)
                 for claim in claims:
                     await self._pace()
                     await self._dial(claim)
@@ -228,6 +247,15 @@ class SurveyDialer:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(s.poll_s):
                     await self._wake.wait()
+
+    def _kinds_now(self, now: datetime) -> list[str]:
+        """The kinds of job that may be dialled now (surveys and callbacks have own hours)."""
+        kinds = []
+        if self.settings.enabled and not self.rules.quiet(now):
+            kinds.append(store.SURVEY_KIND)
+        if self.callbacks is not None and not self.cb_rules.quiet(now):
+            kinds.append(cb.KIND)
+        return kinds
 
     async def _pace(self) -> None:
         gap = 60.0 / self.settings.pace_per_min
@@ -244,25 +272,37 @@ class SurveyDialer:
         dial = self._dial_string(claim.number)
         self.follower.watch(claim.channel_id, dial)
         self._deadlines[claim.channel_id] = time.monotonic() + s.ring_timeout_s + s.max_call_s
+        context, exten = s.context, s.exten
+        variables = {
+            **s.variables,
+            "SURVEY_ID": str(claim.survey_id),
+            "SURVEY_CHANNEL": claim.channel_id,
+            "SURVEY_FOR": claim.call_id,
+            "SURVEY_NUMBER": claim.number,
+            "SURVEY_CAMPAIGN": s.campaign,
+        }
+        self._kinds[claim.channel_id] = claim.kind
+        if claim.kind == cb.KIND:
+            settings = self.callbacks or cb.CallbackSettings()
+            context, exten = settings.context, settings.exten
+            variables = {
+                "HOTLINE_CALLBACK_ID": str(claim.survey_id),
+                "HOTLINE_CALLBACK_FOR": claim.call_id,
+                "HOTLINE_QUEUE": claim.queue or settings.default_queue,
+            }
         action = Originate(
             channel=dial,
-            context=s.context,
-            exten=s.exten,
+            context=context,
+            exten=exten,
             priority="1",
             timeout_ms=s.ring_timeout_s * 1000,
             caller_id=s.caller_id,
-            variables={
-                **s.variables,
-                "SURVEY_ID": str(claim.survey_id),
-                "SURVEY_CHANNEL": claim.channel_id,
-                "SURVEY_FOR": claim.call_id,
-                "SURVEY_NUMBER": claim.number,
-                "SURVEY_CAMPAIGN": s.campaign,
-            },
+            variables=variables,
             channel_id=claim.channel_id,
         )
         log.info(
-            "survey %d: calling %s (attempt %d, %s)",
+            "%s %d: calling %s (attempt %d, %s)",
+            claim.kind,
             claim.survey_id,
             mask_number(claim.number),
             claim.attempt,
@@ -303,11 +343,19 @@ class SurveyDialer:
     def _next(self, result: AttemptResult, attempts: int, now: datetime, expires: datetime) -> Next:
         return after_attempt(result, attempts, now, expires, self.rules)
 
+    def _next_callback(
+        self, result: AttemptResult, attempts: int, now: datetime, expires: datetime
+    ) -> Next:
+        return after_attempt(result, attempts, now, expires, self.cb_rules)
+
     async def _finish(self, channel_id: str, outcome: AttemptOutcome) -> None:
         self._deadlines.pop(channel_id, None)
         self._sent_before_drop.discard(channel_id)
+        next_rule = self._next
+        if self._kinds.pop(channel_id, store.SURVEY_KIND) == cb.KIND:
+            outcome, next_rule = cb.callback_outcome(outcome), self._next_callback
         state = await self._db(
-            store.finish_attempt, self.engine, channel_id, outcome, self.now(), self._next
+            store.finish_attempt, self.engine, channel_id, outcome, self.now(), next_rule
         )
         if state is not None:
             key = outcome.result.value
@@ -351,6 +399,7 @@ class SurveyDialer:
     async def _settle(self, claim: store.Claim, live: set[str]) -> None:
         watch = self.follower.watches.get(claim.channel_id)
         uids = watch.uniqueids if watch is not None else {claim.channel_id}
+        self._kinds[claim.channel_id] = claim.kind
         if live & uids:
             if watch is None:
                 watch = self.follower.watch(

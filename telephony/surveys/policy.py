@@ -165,6 +165,7 @@ class Candidate:
     contact_ended_at: datetime
     due_at: datetime
     expires_at: datetime
+    kind: str = "survey"  # or "callback" (telephony/surveys/callbacks.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,11 @@ class SurveyFlows(InboundFlows):
         if req.context == "survey":
             self.spawn(self._survey(req, local_exten), "survey")
             return True
+        if req.context == "hotline-callback":  # telephony/simulator/callback_calls.py
+            from telephony.simulator.callback_calls import callback_call
+
+            self.spawn(callback_call(self, req), "callback")
+            return True
         if req.context == "agi-async":
             self.spawn(self._agi_session(req), "agi")
             return True
