@@ -46,6 +46,7 @@ class SurveyRow(SQLModel, table=True):
         Index("ix_survey_state_due", "state", "due_at"),
         Index("ix_survey_number_created", "number", "created_at"),
         Index("ix_survey_call_id_kind", "call_id", "kind", unique=True),
+        Index("ix_survey_contact_ended", "contact_ended_at"),  # /api/surveys: window and order
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -14,15 +14,15 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
-from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
 from storage.engine import make_engine, normalize_url
 from storage.errors import StorageError
+from storage.models import METADATA
 from storage.tables import UTCDateTime
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = METADATA  # every table, whatever else was imported
 
 
 def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
