@@ -125,6 +125,7 @@ class Daemon:
         self._last_position: JournalPosition | None = None
         self._already_stored: set[str] = set()
         self._recovering: list[CallRecord] | None = None
+        self._recovered_user_events: list[Frame] = []
         self._flush_pending = False
         self._checkpoint_failing = False
         self._overflowed: set[str] = set()  # call ids the writer could not keep in memory
@@ -259,6 +260,10 @@ class Daemon:
         finally:
             self.pipeline.observers = observers
             self._recovering = None
+        if self.surveys is not None:
+            for frame in self._recovered_user_events:
+                self.surveys.observe(frame)
+        self._recovered_user_events.clear()
         open_ids = {c.call_id for c in self.tracker.contacts.values()}
         stored = await asyncio.to_thread(
             self._call_writer.existing, {r.call_id for r in collected} | open_ids
@@ -287,6 +292,10 @@ class Daemon:
         self.holds.current = position
         self.pipeline.feed(frame)
         self.holds.after_feed()
+        if self.surveys is not None and frame.name == "UserEvent":
+            # Callback requests made while the daemon was down (handed to the dialer on the
+            # loop once the re-read is over; queuing is idempotent per contact and kind).
+            self._recovered_user_events.append(frame)
 
     def _writer_overflow(self, record: CallRecord) -> None:
         if self.checkpoint is not None:
