@@ -258,6 +258,7 @@ class SurveyDialer:
                 "SURVEY_FOR": claim.call_id,
                 "SURVEY_NUMBER": claim.number,
                 "SURVEY_CAMPAIGN": s.campaign,
+                "SURVEY_RATING_BY": s.rating_by,
             },
             channel_id=claim.channel_id,
         )
