@@ -399,6 +399,10 @@ class Daemon:
                 journal_dir=Path(s.journal.dir) if s.journal.enabled else None,
                 wall=self._pbx_now,  # the clock of the contacts' own times (and of the citizens)
             )
+            from telephony.surveys.ivr_check import check_survey_ivr
+
+            for problem in check_survey_ivr(s):
+                log.warning("%s", problem)
         await self._recover()
         read = [t.get_secret_value() for t in s.http.read_tokens]
         write = [t.get_secret_value() for t in s.http.write_tokens]

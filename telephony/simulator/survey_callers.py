@@ -117,7 +117,8 @@ def survey_by_menu(
     pbx, ch = flows.pbx, survey.ch
     call = MenuCall(_script(flows, survey))
     walk = SurveyWalk(flows, call, CallPlan(), MENU, 0.8, 1.5, 5)
-    walk.heartbeat_max_age_s = heartbeat_max_age_s
+    preset = survey.req.var("SURVEY_HEARTBEAT_MAX") or ""  # survey.conf honours a preset
+    walk.heartbeat_max_age_s = int(preset) if preset.isdigit() else heartbeat_max_age_s
     fresh = walk._heartbeat_fresh()
     pbx.newexten(ch, "GotoIf", f"{int(not fresh)}?read", priority=6)
     if not fresh:

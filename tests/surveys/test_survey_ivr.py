@@ -21,10 +21,11 @@ from storage import surveys as store
 from storage.writer import CallWriter
 from telephony.app import Daemon
 from telephony.calls.record import CallRecord
-from telephony.config import Settings
+from telephony.config import Settings, load_settings
 from telephony.simulator.menu_callers import HANGUP
 from telephony.simulator.server import SimulatorServer
 from telephony.simulator.survey_callers import script_survey
+from telephony.surveys.ivr_check import check_survey_ivr
 from tests.paths import ROOT
 from tests.simulator.amiclient import AmiTestClient
 from tests.surveys.conftest import queue_surveys, sim_now, survey_settings, wait_for
@@ -159,3 +160,35 @@ async def test_without_the_daemons_heartbeat_the_dialplan_asks_with_read(
         f.headers["ReadStatus"] for f in watcher.events("UserEvent", UserEvent="SurveyResult")
     ]
     assert statuses == ["OK", "OK"]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"HOTLINE_SURVEYS__RATING_BY": "dialplan"}, None),
+        ({}, "needs [ivr] enabled = true"),
+        ({"HOTLINE_IVR__ENABLED": "true", "HOTLINE_IVR__MENUS": "MENUS"}, None),
+        (
+            {"HOTLINE_IVR__ENABLED": "true", "HOTLINE_IVR__MENUS": "MENUS/menus.toml"},
+            "needs a menu 'survey' in",
+        ),
+    ],
+)
+def test_rating_by_ivr_needs_the_ivr_and_its_survey_menu(
+    env: dict[str, str], problem: str | None
+) -> None:
+    menus = str(ROOT / "ivr_prompts")
+    settings = load_settings(
+        None,
+        env={
+            "HOTLINE_SURVEYS__ENABLED": "true",
+            "HOTLINE_SURVEYS__RATING_BY": "ivr",
+            **{k: v.replace("MENUS", menus) for k, v in env.items()},
+        },
+    )
+    problems = check_survey_ivr(settings)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0]
+        assert problems[0].startswith("config [surveys].rating_by:")
