@@ -411,6 +411,10 @@ class Daemon:
                 wall=self._pbx_now,  # the clock of the contacts' own times (and of the citizens)
                 callbacks=s.callbacks,
             )
+            from telephony.surveys.ivr_check import check_survey_ivr
+
+            for problem in check_survey_ivr(s):
+                log.warning("%s", problem)
         await self._recover()
         read = [t.get_secret_value() for t in s.http.read_tokens]
         write = [t.get_secret_value() for t in s.http.write_tokens]

@@ -232,9 +232,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         from telephony.config import load_settings
         from telephony.ivr.runtime import check_ivr
         from telephony.preflight import run_problems
+        from telephony.surveys.ivr_check import check_survey_ivr
 
         settings = load_settings(Path(args.file))
-        problems = run_problems(settings) + check_ivr(settings.ivr)
+        problems = run_problems(settings) + check_ivr(settings.ivr) + check_survey_ivr(settings)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)

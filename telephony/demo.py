@@ -9,6 +9,7 @@ banner, the log lines, the status "now") is in the citizens' zone, Asia/Shanghai
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from datetime import datetime
@@ -82,6 +83,7 @@ async def run_demo(
         "HOTLINE_SURVEYS__RETRY_AFTER_MIN": "2",
         "HOTLINE_SURVEYS__RING_TIMEOUT_S": "18",
     }
+    max_age = int(max(20.0, 3 * speed))  # one wall second of heartbeat is `speed` PBX seconds
     menus = _demo_menus()
     if menus is not None:  # an editable install: half the callers walk the AsyncAGI menus
         env |= {
@@ -92,14 +94,15 @@ async def run_demo(
             "HOTLINE_CALLBACKS__ENABLED": "true",
             "HOTLINE_CALLBACKS__CALLING_START": "00:00",
             "HOTLINE_CALLBACKS__CALLING_END": "00:00",
+            "HOTLINE_SURVEYS__RATING_BY": "ivr",  # the menu engine asks the survey question
+            # survey.conf's heartbeat age limit, in this PBX's faster seconds (as below)
+            "HOTLINE_SURVEYS__VARIABLES": json.dumps({"SURVEY_HEARTBEAT_MAX": str(max_age)}),
         }
     settings = load_settings(None, env=env)
     daemon = Daemon(settings, pbx_clock=sim.sim_now)
     if daemon.ivr is not None:
         from telephony.simulator.menu_callers import menu_traffic
 
-        # One wall second of heartbeat period is `speed` simulated seconds on this PBX.
-        max_age = int(max(20.0, 3 * speed))
         sim.act(lambda s: menu_traffic(s, calls_per_hour / 2, heartbeat_max_age_s=max_age))
     try:
         for line in banner(sim, host, port, speed, zone):

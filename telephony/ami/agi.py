@@ -218,6 +218,18 @@ def get_option(sound: str, escape_digits: str, timeout_ms: int) -> AgiCommand:
     return AgiCommand(f"GET OPTION {_sound(sound)} {quote_arg(escape_digits)} {int(timeout_ms)}")
 
 
+def record_file(
+    name: str, fmt: str, escape_digits: str, timeout_ms: int, silence_s: int = 0
+) -> AgiCommand:
+    """``RECORD FILE name fmt escape timeout BEEP [s=silence]``: a beep, then record until a
+    digit of ``escape_digits``, ``timeout_ms`` or ``silence_s`` seconds of silence."""
+    silence = f" s={int(silence_s)}" if silence_s > 0 else ""
+    return AgiCommand(
+        f"RECORD FILE {_sound(name)} {_sound(fmt)} {quote_arg(escape_digits)} "
+        f"{int(timeout_ms)} BEEP{silence}"
+    )
+
+
 def set_variable(name: str, value: str) -> AgiCommand:
     """``SET VARIABLE name "value"`` (functions such as ``TIMEOUT(absolute)`` work too)."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\([A-Za-z0-9_,]*\))?", name):

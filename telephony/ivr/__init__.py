@@ -6,6 +6,10 @@ API (what other features, e.g. the survey IVR, build on):
   directories (``ivr_prompts/``), validated; :class:`~telephony.ivr.menus.MenuError` names file,
   menu, node and field. A menu ends in ``queue``, ``play`` (self-service), ``callback``,
   ``result`` (a value for the dialplan, e.g. a survey rating ``{ result = "1" }``) or ``hangup``.
+  A node may end elsewhere than the operator queue when its tries run out (``on_timeout`` /
+  ``on_invalid``, ``timeout_retries`` for no key) and a result may first record a comment
+  (``record = "prompt"``: ``RECORD FILE``, file in ``HOTLINE_RECORDING``); a given result
+  stands if the caller hangs up afterwards. The survey menu: ``ivr_prompts/survey-menu.toml``.
 - :class:`telephony.ivr.engine.MenuSession` ``(menu, session_id, language=, announcements=)`` —
   the pure per-channel state machine: ``start(now) -> [Send]``,
   ``on_result(command_id, AgiResult, now) -> [Send]``, ``on_hangup()``; afterwards ``route``

@@ -95,11 +95,23 @@ class _Purpose(Enum):
     INFO = "info"  # self-service information, confirmations
     SETVAR = "setvar"
     BREAK = "break"
+    RECORD = "record"  # RECORD FILE: a comment (its result does not change the route)
 
 
 _SOUND = frozenset(
-    {_Purpose.ANNOUNCE, _Purpose.PROMPT, _Purpose.COLLECT, _Purpose.FEEDBACK, _Purpose.INFO}
+    {
+        _Purpose.ANNOUNCE,
+        _Purpose.PROMPT,
+        _Purpose.COLLECT,
+        _Purpose.FEEDBACK,
+        _Purpose.INFO,
+        _Purpose.RECORD,
+    }
 )
+
+RECORDING_VAR = "HOTLINE_RECORDING"
+"""Set before a comment is recorded: the file (``hotline-survey/<session>.wav``)."""
+RECORDINGS_DIR = "hotline-survey"
 
 
 @dataclass(slots=True)
@@ -181,11 +193,13 @@ class MenuSession:
 
     def on_hangup(self, reason: str = "caller") -> list[Send]:
         """The caller hung up, or AsyncAGI ended without our break (``reason`` says which):
-        the session is over."""
+        the session is over. A result already given (a survey rating) stands: the caller may
+        leave during the comment or the thanks."""
         if not self.done:
             # Before our break ran, a route chosen is moot: the caller (or AGI) left first.
             self.done = True
-            self.route = Route(RouteKind.HANGUP, reason=reason)
+            if self.route is None or self.route.kind is not RouteKind.RESULT:
+                self.route = Route(RouteKind.HANGUP, reason=reason)
             self._plan.clear()
             self._inflight = None
         return []
@@ -240,9 +254,13 @@ class MenuSession:
     def _no_key(self, why: str) -> None:
         node = self.menu.nodes[self.node]
         self.tries += 1
-        if self.tries > node.retries:
+        if self.tries > node.tries_for(why):
             self.path.append(why)
-            self._finish(self._operator(why))
+            end = node.on_timeout if why == PATH_TIMEOUT else node.on_invalid
+            if end is None:
+                self._finish(self._operator(why))
+            else:
+                self._end(end, why)
             return
         prompt = node.timeout_prompt if why == PATH_TIMEOUT else node.invalid_prompt
         if prompt:
@@ -278,6 +296,18 @@ class MenuSession:
                 self.path.append("closed")
                 self._end(self.menu.closed[action.calendar], "closed")
                 return
+        if action.kind is ActionKind.RESULT:
+            # The result rides along with the next command: a caller who hangs up during the
+            # comment or the thanks has still given it (the dialplan's h extension reads it).
+            self._plan.append(
+                _Step(_Purpose.SETVAR, agi.set_variable("HOTLINE_RESULT", action.target))
+            )
+        if action.record:
+            self._plan.append(_Step(_Purpose.INFO, agi.stream_file(self._sound(action.record))))
+            name = f"{RECORDINGS_DIR}/{self.session_id}"
+            self._plan.append(_Step(_Purpose.SETVAR, agi.set_variable(RECORDING_VAR, name)))
+            command = agi.record_file(name, "wav", "#", action.record_s * 1000, action.silence_s)
+            self._plan.append(_Step(_Purpose.RECORD, command, float(action.record_s)))
         for prompt in action.prompts:
             self._plan.append(_Step(_Purpose.INFO, agi.stream_file(self._sound(prompt))))
         kind = action.kind

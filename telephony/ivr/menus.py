@@ -7,7 +7,9 @@ keys.4: goto 'nowhere' is not a node of this menu``).
 
 Rules that keep a caller from being stranded: every node has prompts and at least one key; every
 ``goto`` lands on a node of the same menu and every node is reachable from ``start``; no input
-and invalid keys end, after ``retries``, at the menu's ``operator`` queue; the operator key (``0``
+and invalid keys end, after ``retries`` (``timeout_retries`` for no key), at the menu's
+``operator`` queue unless the node names another end (``on_timeout`` / ``on_invalid``, e.g. a
+survey's ``{ result = "none" }``); the operator key (``0``
 by default) works on every node; a key action ends in a queue, self-service (information then
 hang-up), a callback request, a result, or another node.
 """
@@ -70,6 +72,9 @@ class Action:
     priority: int = 0
     prompts: tuple[str, ...] = ()
     calendar: str | None = None
+    record: str | None = None  # a result: this prompt, then a recorded comment (surveys)
+    record_s: int = 60  # the longest comment
+    silence_s: int = 5  # silence that ends it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,15 @@ class Node:
     retries: int
     invalid_prompt: str | None
     timeout_prompt: str | None
+    timeout_retries: int | None = None  # tries after no key (default: ``retries``)
+    on_timeout: Action | None = None  # when the tries run out (default: the operator queue)
+    on_invalid: Action | None = None
+
+    def tries_for(self, why: str) -> int:
+        """How many more tries after no key (``timeout``) or a wrong key."""
+        if why == "timeout" and self.timeout_retries is not None:
+            return self.timeout_retries
+        return self.retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +128,11 @@ class Menu:
             out.update(node.prompts)
             out.update(p for p in (node.invalid_prompt, node.timeout_prompt) if p)
             actions.extend(node.keys.values())
+            actions.extend(a for a in (node.on_timeout, node.on_invalid) if a is not None)
         for action in actions:
             out.update(action.prompts)
+            if action.record:
+                out.add(action.record)
         return out
 
     def queues(self) -> set[str]:
@@ -123,6 +140,7 @@ class Menu:
         actions = [self.operator, *self.closed.values()]
         for node in self.nodes.values():
             actions.extend(node.keys.values())
+            actions.extend(a for a in (node.on_timeout, node.on_invalid) if a is not None)
         return {a.target for a in actions if a.kind in (ActionKind.QUEUE, ActionKind.CALLBACK)} | {
             self.operator.target
         }
@@ -139,8 +157,10 @@ class _Where:
 
 
 _NODE_FIELDS = {"prompts", "keys", "timeout_s", "retries", "invalid_prompt", "timeout_prompt"}
+_NODE_FIELDS |= {"timeout_retries", "on_timeout", "on_invalid"}
 _MENU_FIELDS = {"start", "operator", "operator_key", "language", "languages", "sounds", "nodes"}
 _MENU_FIELDS |= {"timeout_s", "retries", "invalid_prompt", "timeout_prompt", "zone", "max_steps"}
+_MENU_FIELDS |= {"timeout_retries", "on_timeout", "on_invalid"}
 _DEFAULT_FIELDS = _MENU_FIELDS - {"start", "nodes"}
 _ACTION_WORDS = {"repeat", "back", "operator", "hangup"}
 _ACTION_FIELDS = {
@@ -155,6 +175,9 @@ _ACTION_FIELDS = {
     "result",
     "hangup",
     "operator",
+    "record",
+    "record_s",
+    "silence_s",
 }
 
 
@@ -211,6 +234,23 @@ def parse_action(value: object, where: str) -> Action:
     if "priority" in value:
         priority = int(_number(value["priority"], f"{where}.priority", minimum=0, integer=True))
     calendar = _str(value["calendar"], f"{where}.calendar") if "calendar" in value else None
+    if kind is not ActionKind.RESULT and {"record", "record_s", "silence_s"} & set(value):
+        raise MenuError(f"{where}: record (a recorded comment) goes only with a result")
+    if kind is ActionKind.RESULT and "record" in value:
+        record = _prompt_list(value["record"], f"{where}.record")
+        if len(record) != 1:
+            raise MenuError(f"{where}.record: expected one prompt name (heard before the tone)")
+        longest = _number(value.get("record_s", 60), f"{where}.record_s", minimum=1, integer=True)
+        silence = _number(value.get("silence_s", 5), f"{where}.silence_s", minimum=1, integer=True)
+        target = _str(value["result"], f"{where}.result")
+        return Action(
+            kind,
+            target,
+            prompts=prompts,
+            record=record[0],
+            record_s=int(longest),
+            silence_s=int(silence),
+        )
     if kind is ActionKind.PLAY:
         return Action(kind, prompts=_prompt_list(value["play"], f"{where}.play") + prompts)
     if kind is ActionKind.CALLBACK:
@@ -254,6 +294,22 @@ def _node(name: str, table: object, opts: Mapping[str, Any], where: str) -> Node
     retries = int(_number(merged.get("retries", 2), f"{where}, retries", minimum=0, integer=True))
     invalid = merged.get("invalid_prompt")
     no_input = merged.get("timeout_prompt")
+    timeout_retries = None
+    if "timeout_retries" in merged:
+        timeout_retries = int(
+            _number(merged["timeout_retries"], f"{where}, timeout_retries", minimum=0, integer=True)
+        )
+    ends: dict[str, Action | None] = {}
+    for name_ in ("on_timeout", "on_invalid"):
+        ends[name_] = None
+        if name_ in merged:
+            action = parse_action(merged[name_], f"{where}, {name_}")
+            if action.kind not in ENDS:
+                raise MenuError(
+                    f"{where}, {name_}: must end the menu (result, queue, play, callback, "
+                    "hangup, operator)"
+                )
+            ends[name_] = action
     return Node(
         name=name,
         prompts=prompts,
@@ -262,6 +318,9 @@ def _node(name: str, table: object, opts: Mapping[str, Any], where: str) -> Node
         retries=retries,
         invalid_prompt=_prompt_list(invalid, f"{where}, invalid_prompt")[0] if invalid else None,
         timeout_prompt=_prompt_list(no_input, f"{where}, timeout_prompt")[0] if no_input else None,
+        timeout_retries=timeout_retries,
+        on_timeout=ends["on_timeout"],
+        on_invalid=ends["on_invalid"],
     )
 
 
@@ -335,6 +394,9 @@ def _check_graph(menu: Menu, w: _Where) -> None:
     """Targets exist, every node is reachable, calendars and languages are known."""
     at = f"menu {menu.name}"
     for node in menu.nodes.values():
+        for field_, end in (("on_timeout", node.on_timeout), ("on_invalid", node.on_invalid)):
+            if end is not None and end.calendar is not None:
+                raise MenuError(w(at, f"node {node.name}", f"{field_}: no calendar here"))
         for key, action in node.keys.items():
             here = w(at, f"node {node.name}", f"keys.{key}")
             if action.kind is ActionKind.GOTO and action.target not in menu.nodes:

@@ -203,7 +203,7 @@ class IvrService:
             channel,
             live.session.menu.name,
             route.kind.value if route else "-",
-            route.queue if route else "",
+            (route.queue or route.result) if route else "",
             "/".join(live.session.path) or "-",
         )
         if self.on_finished is not None:

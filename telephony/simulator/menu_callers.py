@@ -21,7 +21,9 @@ played by the simulator, so the IVR engine can be tested end to end over a real 
 4. ``SET VARIABLE TIMEOUT(absolute) N`` renews the lease; if it runs out while no command comes
    (hotline died), AGI ends and the ``T`` extension sends the caller to the default queue
    (``fallback = "lease"``);
-5. ``ASYNCAGI BREAK``: the dialplan reads ``HOTLINE_ROUTE``: ``queue`` → ``Queue(HOTLINE_QUEUE)``
+5. ``RECORD FILE`` (a survey comment) beeps and consumes a script item: ``None`` (speaks, then
+   the silence ends it), a key (ends it) or ``"hangup"``;
+6. ``ASYNCAGI BREAK``: the dialplan reads ``HOTLINE_ROUTE``: ``queue`` → ``Queue(HOTLINE_QUEUE)``
    (then the ordinary queue flow: agents ring, talk, hang-up), anything else → ``Hangup()``
    (self-service, callback request, result: the PBX ends the call).
 """
@@ -31,7 +33,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from telephony.simulator import wire
 from telephony.simulator.flows.common import (
@@ -53,6 +55,9 @@ from telephony.simulator.model import CallPlan, Channel, EndBy
 from telephony.simulator.pbx import HOTLINE
 from telephony.simulator.scenario import Simulation
 
+if TYPE_CHECKING:
+    from telephony.simulator.flows import Flows
+
 HANGUP = "hangup"
 """A script item: hang up during this prompt."""
 CONTEXT = "hotline-inbound"
@@ -60,6 +65,13 @@ HEARTBEAT_VAR = "HOTLINE_HEARTBEAT"
 _URI_SAFE = "!~*'()"
 
 Script = Sequence[str | None]
+
+
+class OnLine(Protocol):
+    """The call whose channel runs AGI: an inbound menu caller, or a survey callback."""
+
+    ch: Channel
+    stream: str | None
 
 
 @dataclass(slots=True)
@@ -98,7 +110,7 @@ def place_menu_call(
         plan.caller_num = caller
     elif plan.caller_num in ("", "<unknown>"):
         plan.caller_num = f"7917{int(sim.now) % 10_000_000:07d}"
-    flow = _MenuFlow(sim, call, plan, menu, key_delay_s, sound_s, first_lease_s)
+    flow = _MenuFlow(sim.flows, call, plan, menu, key_delay_s, sound_s, first_lease_s)
     flow.language = language
     flow.heartbeat_max_age_s = heartbeat_max_age_s
     sim.flows.spawn(flow.run(), "menu-caller", at=at)
@@ -110,7 +122,7 @@ class _MenuFlow:
 
     def __init__(
         self,
-        sim: Simulation,
+        flows: Flows,
         call: MenuCall,
         plan: CallPlan,
         menu: str,
@@ -118,9 +130,8 @@ class _MenuFlow:
         sound_s: float,
         first_lease_s: int,
     ) -> None:
-        self.sim = sim
-        self.flows = sim.flows
-        self.pbx = sim.pbx
+        self.flows = flows
+        self.pbx = flows.pbx
         self.call = call
         self.plan = plan
         self.menu = menu
@@ -201,9 +212,9 @@ class _MenuFlow:
             beat = float(value)
         except ValueError:
             return False
-        return self.sim.now - beat <= self.heartbeat_max_age_s
+        return self.flows.now - beat <= self.heartbeat_max_age_s
 
-    def _sound(self, inbound: InboundCall, sound: str) -> Generator[Any, Any, None]:
+    def _sound(self, inbound: OnLine, sound: str) -> Generator[Any, Any, None]:
         ch = inbound.ch
         self.call.heard.append(sound)
         self.pbx.cel(ch, "STREAM_BEGIN", f'{{"sound":"{sound}","format":"slin","language":"zh"}}')
@@ -230,11 +241,11 @@ class _MenuFlow:
 
     # -- AsyncAGI -------------------------------------------------------------------------------
 
-    def _agi(self, inbound: InboundCall) -> Generator[Any, Any, str | None]:
+    def _agi(self, inbound: OnLine) -> Generator[Any, Any, str | None]:
         """The AGI part; the queue to go to, or None to hang up."""
         pbx, ch = self.pbx, inbound.ch
         pbx.newexten(ch, "Set", f"TIMEOUT(absolute)={self.first_lease_s}", priority=3)
-        self.lease_until = self.sim.now + self.first_lease_s
+        self.lease_until = self.flows.now + self.first_lease_s
         pbx.newexten(ch, "AGI", f"agi:async,{self.menu},{self.language}", priority=4)
         session = AgiSession(ch, None)
         session.proc = self.flows.kernel.current
@@ -244,7 +255,7 @@ class _MenuFlow:
         while True:
             if not session.commands:
                 session.ready = Signal()
-                wait = None if self.lease_until is None else self.lease_until - self.sim.now
+                wait = None if self.lease_until is None else self.lease_until - self.flows.now
                 if wait is not None and wait <= 0:
                     return self._lease_expired(inbound, session)
                 fired = yield Wait(session.ready, wait)
@@ -278,7 +289,7 @@ class _MenuFlow:
         text = "".join(f"{k}: {v}\n" for k, v in env) + "\n"
         return urllib.parse.quote(text, safe=_URI_SAFE)
 
-    def _end_agi(self, inbound: InboundCall) -> None:
+    def _end_agi(self, inbound: OnLine) -> None:
         ch = inbound.ch
         session = self.flows.agi.pop(ch.name, None)
         if session is not None:
@@ -287,7 +298,7 @@ class _MenuFlow:
             ch.in_agi = False
             self.pbx.chan("AsyncAGIEnd", ch, [], "agi,all")
 
-    def _lease_expired(self, inbound: InboundCall, session: AgiSession) -> str:
+    def _lease_expired(self, inbound: OnLine, session: AgiSession) -> str:
         """``TIMEOUT(absolute)`` fired in AGI: the ``T`` extension sends the caller to a queue."""
         pbx, ch = self.pbx, inbound.ch
         self.call.fallback = "lease"
@@ -298,7 +309,7 @@ class _MenuFlow:
         pbx.newexten(ch, "Goto", "queue,1", priority=3)
         return HOTLINE
 
-    def _after_break(self, inbound: InboundCall, session: AgiSession) -> str | None:
+    def _after_break(self, inbound: OnLine, session: AgiSession) -> str | None:
         pbx, ch = self.pbx, inbound.ch
         self._end_agi(inbound)
         pbx.varset(ch, "AGISTATUS", "SUCCESS")
@@ -310,13 +321,13 @@ class _MenuFlow:
         return None
 
     def _exec(
-        self, inbound: InboundCall, session: AgiSession, command: AgiCommand
+        self, inbound: OnLine, session: AgiSession, command: AgiCommand
     ) -> Generator[Any, Any, bool]:
         """Run one AGI command; True when it left AGI (ASYNCAGI BREAK)."""
         pbx, ch = self.pbx, inbound.ch
         text = command.command
         self.call.commands.append(text)
-        internal_id = str(self.sim.rng.randrange(10**8, 2 * 10**9))
+        internal_id = str(self.flows.rng.randrange(10**8, 2 * 10**9))
         pbx.chan("AGIExecStart", ch, [("CommandId", internal_id), ("Command", text)], "agi,all")
         words = text.split()
         verb = " ".join(words[:2]).upper()
@@ -327,12 +338,14 @@ class _MenuFlow:
             value = _unquote(value)
             if words[2].upper() == "TIMEOUT(ABSOLUTE)":
                 seconds = float(value or 0)
-                self.lease_until = self.sim.now + seconds if seconds > 0 else None
+                self.lease_until = self.flows.now + seconds if seconds > 0 else None
             else:
                 pbx.varset(ch, words[2], value)
             result = "result=1"
         elif verb in ("STREAM FILE", "GET DATA", "GET OPTION") and len(words) >= 3:
             result, hung_up = yield from self._prompt(inbound, verb, words)
+        elif verb == "RECORD FILE" and len(words) >= 6:
+            result, hung_up = yield from self._record(inbound, words)
         elif verb == "ASYNCAGI BREAK":
             leave = True
         elif words and words[0].upper() == "HANGUP":
@@ -362,7 +375,7 @@ class _MenuFlow:
         return leave
 
     def _prompt(
-        self, inbound: InboundCall, verb: str, words: list[str]
+        self, inbound: OnLine, verb: str, words: list[str]
     ) -> Generator[Any, Any, tuple[str, bool]]:
         """Play a prompt; the caller's script decides about keys. (result text, hung up)."""
         pbx, ch = self.pbx, inbound.ch
@@ -393,6 +406,29 @@ class _MenuFlow:
             yield timeout_ms / 1000.0
             return "result= (timeout)", False
         return "result=0 endpos=12000", False
+
+    def _record(self, inbound: OnLine, words: list[str]) -> Generator[Any, Any, tuple[str, bool]]:
+        """``RECORD FILE name fmt escape timeout [BEEP] [s=N]``: the caller speaks, then is
+        silent (``None``), presses a key or hangs up. (result text, hung up)."""
+        pbx, ch = self.pbx, inbound.ch
+        item = self.call.keys.pop(0) if self.call.keys else None
+        self.call.heard.append(f"record:{words[2]}.{words[3]}")
+        if "BEEP" in (w.upper() for w in words[6:]):
+            pbx.cel(ch, "STREAM_BEGIN", '{"sound":"beep","format":"slin","language":"zh"}')
+            yield 0.3
+            pbx.cel(ch, "STREAM_END")
+        silence = next(
+            (int(w[2:]) for w in words[6:] if w[:2].lower() == "s=" and w[2:].isdigit()), 0
+        )
+        if item == HANGUP:
+            yield self.sound_s
+            return "result=-1 (hangup) endpos=12000", True
+        yield self.sound_s  # speaking
+        if item is not None:
+            self.flows._dtmf(ch, item)
+            return f"result={ord(item)} (dtmf) endpos=12000", False
+        yield float(silence)
+        return "result=0 (timeout) endpos=52000", False
 
 
 class _PbxHangup(CallerHangup):

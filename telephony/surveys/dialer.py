@@ -280,6 +280,7 @@ class SurveyDialer:
             "SURVEY_FOR": claim.call_id,
             "SURVEY_NUMBER": claim.number,
             "SURVEY_CAMPAIGN": s.campaign,
+            "SURVEY_RATING_BY": s.rating_by,
         }
         self._kinds[claim.channel_id] = claim.kind
         if claim.kind == cb.KIND:

@@ -55,7 +55,10 @@ class SurveySettings(BaseModel):
     poll_s: float = Field(default=5.0, gt=0.0, le=3600.0)
     heartbeat_s: float = Field(default=15.0, gt=0.0, le=3600.0)
     stale_after_s: float = Field(default=3600.0, gt=0.0)
-    rating_by: Literal["dialplan"] = "dialplan"
+    # Who asks for the rating: "ivr" hands the answered call to hotline's menu engine (menu
+    # `survey`, ivr_prompts/survey-menu.toml) while its heartbeat is fresh, "dialplan" keeps
+    # Read() in dialplans/survey.conf (also the fallback of "ivr"). Sent as SURVEY_RATING_BY.
+    rating_by: Literal["dialplan", "ivr"] = "dialplan"
 
     @field_validator("outcomes", "callback_choices", mode="before")
     @classmethod

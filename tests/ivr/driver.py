@@ -70,6 +70,13 @@ def play(
                 reply = f"200 result={ord(item)} endpos=800"
             else:
                 reply = "200 result=0 endpos=8000"
+        elif text.startswith("RECORD FILE"):
+            run.heard.append(f"record:{words[2]}")
+            if script[:1] == [HANGUP]:
+                script.pop(0)
+                reply = "200 result=-1 (hangup) endpos=8000"
+            else:
+                reply = "200 result=0 (timeout) endpos=16000"
         elif text.startswith("ASYNCAGI BREAK"):
             reply = "200 result=0"
         pending += session.on_result(send.command_id, _reply(reply), now)

@@ -194,6 +194,7 @@ class SurveyCall:
     answered: bool = False
     stream: str | None = None
     dtmf: Signal | None = None
+    walk: Any = None  # the menu walk when hotline's engine asked (simulator.survey_callers)
 
 
 class FlowBase:

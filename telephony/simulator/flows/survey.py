@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from telephony.simulator.flows.common import (
     CallerHangup,
     Flow,
@@ -15,6 +17,9 @@ from telephony.simulator.model import (
     UNKNOWN,
     CallPlan,
 )
+
+if TYPE_CHECKING:
+    from telephony.simulator.flows import Flows
 
 
 class SurveyFlows(InboundFlows):
@@ -253,6 +258,16 @@ class SurveyFlows(InboundFlows):
             pbx.dsc(two.device, "INUSE")
             pbx.newexten(two, "Wait", "3", priority=6)
         yield 0.5
+        if req.var("SURVEY_RATING_BY") == "ivr":
+            # dialplans/survey.conf: hotline's menu engine asks while its heartbeat is fresh.
+            from telephony.simulator.survey_callers import survey_by_menu
+
+            walked = yield from survey_by_menu(cast("Flows", self), survey, campaign)
+            survey.walk = walked
+            if walked is not None:
+                pbx.newexten(one, "Hangup", "", priority=20)
+                self._survey_hangup(survey)
+                return
         read = "RESULT,if-correct-press&beep,1,,2,5"
         pbx.newexten(one, "Read", read, priority=4)
         pbx.varset(one, "READSTATUS", "ERROR")
@@ -315,6 +330,11 @@ class SurveyFlows(InboundFlows):
         pbx.cel(one, "STREAM_END")
         pbx.varset(one, "PLAYBACKSTATUS", "SUCCESS")
         pbx.newexten(one, "Hangup", "", priority=10)
+        self._survey_hangup(survey)
+
+    def _survey_hangup(self, survey: SurveyCall) -> None:
+        """The survey context's ``Hangup()``: the PBX ends the answered callback."""
+        pbx, one, two = self.pbx, survey.ch, survey.phone
         pbx.soft_hangup_request(one, 16)
         if two is not None:
             pbx.hangup_request(two, 16)
