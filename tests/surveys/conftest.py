@@ -52,8 +52,15 @@ def survey_settings(
     sim: SimulatorServer, tmp_path: Path, db_url: str, *, pbx: str = "sim", **extra: str
 ) -> Settings:
     """Daemon settings against ``sim`` with surveys on, dialling every second, no quiet hours."""
+    return load_settings(None, env=survey_env(sim, tmp_path, db_url, pbx=pbx, **extra))
+
+
+def survey_env(
+    sim: SimulatorServer, tmp_path: Path, db_url: str, *, pbx: str = "sim", **extra: str
+) -> dict[str, str]:
+    """The environment of :func:`survey_settings` (also what a `hotline run` child is given)."""
     host, port = sim.address
-    env = {
+    return {
         "HOTLINE_PBX__ID": pbx,
         "HOTLINE_AMI__HOST": host,
         "HOTLINE_AMI__PORT": str(port),
@@ -77,7 +84,6 @@ def survey_settings(
         "HOTLINE_SURVEYS__RETRY_AFTER_MIN": "0",
         **extra,
     }
-    return load_settings(None, env=env)
 
 
 def sim_now(sim: SimulatorServer) -> datetime:
