@@ -36,7 +36,7 @@ from telephony.ami.codec import Frame
 from telephony.ami.connection import AmiConnection, AmiParams
 from telephony.ami.link import AmiLink
 from telephony.amilog.journal import Journal, JournalPosition
-from telephony.amilog.recovery import Checkpoint, CheckpointError, Holds, rebuild, refeed
+from telephony.amilog.recovery import Checkpoint, Holds
 from telephony.api.deps import AnnouncementAudio
 from telephony.api.metrics import IvrCollector
 from telephony.api.peers import PeerView
@@ -51,6 +51,7 @@ from telephony.health import NOT_STARTED, Health, JournalHealth, RecoveryHealth,
 from telephony.ivr.runtime import IvrRuntime
 from telephony.pipeline import RESYNC_PREFIX, Pipeline
 from telephony.recording import RecordingController, prune_recordings
+from telephony.recovering import JournalRecovery
 from telephony.surveys.dialer import SurveyDialer
 
 log = logging.getLogger("hotline.app")
@@ -123,12 +124,8 @@ class Daemon:
             self.checkpoint = Checkpoint(Path(s.journal.dir), s.pbx.id)
         self._positions: deque[tuple[Frame, JournalPosition | None]] = deque()
         self._last_position: JournalPosition | None = None
-        self._already_stored: set[str] = set()
-        self._recovering: list[CallRecord] | None = None
-        self._recovered_user_events: list[Frame] = []
         self._flush_pending = False
-        self._checkpoint_failing = False
-        self._overflowed: set[str] = set()  # call ids the writer could not keep in memory
+        self.recovery = JournalRecovery(self)
         self.live = LiveView(
             self.tracker,
             pbx=s.pbx.id,
@@ -216,11 +213,9 @@ class Daemon:
             self.surveys.link_lost()
 
     def _records_finished(self, records: list[CallRecord]) -> None:
-        if self._already_stored:
-            records = self._drop_stored(records)
+        records = self.recovery.drop_stored(records)
         self.holds.finished(records)
-        if self._recovering is not None:
-            self._recovering.extend(records)
+        if self.recovery.collect(records):
             return
         if self.writer is not None:
             for record in records:
@@ -228,130 +223,6 @@ class Daemon:
         self.live.records_finished(records)
         if self.surveys is not None:
             self.surveys.offer(records)
-
-    def _drop_stored(self, records: list[CallRecord]) -> list[CallRecord]:
-        """Records of contacts re-read from the journal whose record the database already has."""
-        stored = [r for r in records if r.call_id in self._already_stored]
-        if not stored:
-            return records
-        for record in stored:
-            self._already_stored.discard(record.call_id)
-        self.holds.finished(stored)
-        self.holds.written(stored)
-        return [r for r in records if r.call_id not in {x.call_id for x in stored}]
-
-    async def _recover(self) -> None:
-        """Read the journal again from the checkpoint (see telephony/amilog/recovery.py)."""
-        if self.checkpoint is None or self.journal is None or self._call_writer is None:
-            return
-        try:
-            start = self.checkpoint.load()
-        except CheckpointError as exc:
-            log.error("recovery: %s; starting without reading the journal again", exc)
-            return
-        if start is None:
-            return
-        collected: list[CallRecord] = []
-        self._recovering = collected
-        observers = self.pipeline.observers
-        self.pipeline.observers = [self.live.observe]  # no actions towards the PBX from the past
-        try:
-            summary = await asyncio.to_thread(refeed, self.journal, start, self._refeed_frame)
-        finally:
-            self.pipeline.observers = observers
-            self._recovering = None
-        if self.surveys is not None:
-            for frame in self._recovered_user_events:
-                self.surveys.observe(frame)
-        self._recovered_user_events.clear()
-        open_ids = {c.call_id for c in self.tracker.contacts.values()}
-        stored = await asyncio.to_thread(
-            self._call_writer.existing, {r.call_id for r in collected} | open_ids
-        )
-        fresh = [r for r in collected if r.call_id not in stored]
-        self.holds.written([r for r in collected if r.call_id in stored])
-        self._already_stored = open_ids & stored
-        if self.writer is not None:  # their holds were taken while they were read
-            for record in fresh:
-                self.writer.submit(record)
-        self.live.records_finished(fresh)
-        if self.surveys is not None:
-            self.surveys.offer(fresh)
-        log.info(
-            "recovery: read %d frames from %s on (%d file(s)): %d contacts written now, %d "
-            "already stored, %d in progress",
-            summary.frames,
-            start,
-            summary.files,
-            len(fresh),
-            len(collected) - len(fresh),
-            len(open_ids - stored),
-        )
-
-    def _refeed_frame(self, frame: Frame, position: JournalPosition) -> None:
-        self.holds.current = position
-        self.pipeline.feed(frame)
-        self.holds.after_feed()
-        if self.surveys is not None and frame.name == "UserEvent":
-            # Callback requests made while the daemon was down (handed to the dialer on the
-            # loop once the re-read is over; queuing is idempotent per contact and kind).
-            self._recovered_user_events.append(frame)
-
-    def _writer_overflow(self, record: CallRecord) -> None:
-        if self.checkpoint is not None:
-            self._overflowed.add(record.call_id)
-
-    async def catch_up_overflow(self) -> None:
-        """Once the database takes writes again, rebuild from the journal the records the writer
-        could not keep in memory, and write them (without waiting for a restart)."""
-        writer = self.writer
-        if not self._overflowed or self.journal is None or writer is None:
-            return
-        if writer.failing or writer.pending > self.settings.recovery.writer_max_pending // 2:
-            return
-        holds = [h for c in self._overflowed if (h := self.holds.hold_of(c)) is not None]
-        wanted = set(self._overflowed)
-        self._overflowed.clear()
-        if not holds:
-            return
-        self.journal.flush()
-        found = await asyncio.to_thread(
-            rebuild, self.journal, min(holds), self.tracker.config, self.clock.tz, wanted
-        )
-        for record in found:
-            writer.submit(record)
-        log.info(
-            "writer: %d of %d records kept in the journal while the database was away are "
-            "written now",
-            len(found),
-            len(wanted),
-        )
-        if missing := wanted - {r.call_id for r in found}:
-            log.warning(
-                "writer: %d records not found in the journal again (first %s); the next start "
-                "reads the journal from its checkpoint",
-                len(missing),
-                min(missing),
-            )
-
-    def save_checkpoint(self) -> None:
-        """Store the low-water mark (every few seconds and at shutdown); never raises."""
-        if self.checkpoint is None or self.journal is None:
-            return
-        position = self.holds.low_water()
-        if position is None or position == self.checkpoint.saved:
-            return
-        self.journal.flush()
-        try:
-            self.checkpoint.save(position)
-        except OSError as exc:
-            if not self._checkpoint_failing:
-                log.error("checkpoint %s: cannot write: %s", self.checkpoint.path, exc)
-            self._checkpoint_failing = True
-            return
-        if self._checkpoint_failing:
-            log.warning("checkpoint %s: writing again", self.checkpoint.path)
-        self._checkpoint_failing = False
 
     async def _resync(self, conn: AmiConnection) -> None:
         """After every login, before trusting memory: the PBX's live channels and queues."""
@@ -396,7 +267,7 @@ class Daemon:
             retry_max=s.recovery.writer_retry_max_s,
             max_pending=s.recovery.writer_max_pending,
             on_written=self.holds.written,
-            on_overflow=self._writer_overflow,
+            on_overflow=self.recovery.writer_overflow,
         )
         await asyncio.to_thread(self._seed_today)
         if self.journal is not None:
@@ -415,7 +286,7 @@ class Daemon:
 
             for problem in check_survey_ivr(s):
                 log.warning("%s", problem)
-        await self._recover()
+        await self.recovery.recover()
         read = [t.get_secret_value() for t in s.http.read_tokens]
         write = [t.get_secret_value() for t in s.http.write_tokens]
         if s.api.publish_interval_s > 0:
@@ -493,13 +364,13 @@ class Daemon:
             )
             if self.checkpoint is not None:
                 self.scheduler.add_job(
-                    _on_loop(self.save_checkpoint),
+                    _on_loop(self.recovery.save_checkpoint),
                     "interval",
                     seconds=s.recovery.checkpoint_interval_s,
                     id="journal-checkpoint",
                 )
                 self.scheduler.add_job(
-                    self.catch_up_overflow, "interval", seconds=5, id="writer-catch-up"
+                    self.recovery.catch_up_overflow, "interval", seconds=5, id="writer-catch-up"
                 )
             self.scheduler.add_job(
                 _in_thread(journal.compress_rotated), "interval", minutes=10, id="journal-compress"
@@ -541,7 +412,7 @@ class Daemon:
             await stop_server(self._runner)
         if self.writer is not None:
             await self._close_writer()
-        self.save_checkpoint()
+        self.recovery.save_checkpoint()
         if self.journal is not None:
             self.journal.close()
         if self._engine is not None:

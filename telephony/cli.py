@@ -132,7 +132,7 @@ def _replay_into(
     tracker_config: TrackerConfig,
 ) -> int:
     from storage.writer import CallWriter
-    from telephony.ami.codec import skipping
+    from telephony.ami.skipping import skipping
     from telephony.amilog.replay import ReplayError, paced, replay
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker

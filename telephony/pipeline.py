@@ -10,7 +10,7 @@ when its rule drops it; CEL and Cdr frames move the stream clock whether kept or
 A codec can drop what the pipeline would drop anyway before any Frame is built:
 :attr:`Pipeline.prefilter` is the tracker's interest widened by what the pipeline reads for
 itself (:meth:`Pipeline.codec_interest`); ``hotline replay`` reads its logs inside
-``codec.skipping(pipeline.prefilter)``, and :meth:`Pipeline.finish` adds the frames the codecs
+``skipping.skipping(pipeline.prefilter)``, and :meth:`Pipeline.finish` adds the frames the codecs
 skipped to the counts, so the summary is the same either way.
 """
 

@@ -1,4 +1,5 @@
-"""Sans-IO AMI codec: bytes in, frames out; actions out as bytes. No sockets, no asyncio.
+"""Sans-IO AMI codec: bytes in, frames out (actions out as bytes: :mod:`telephony.ami.encode`).
+No sockets, no asyncio.
 
 Theory of operation
 -------------------
@@ -18,22 +19,25 @@ with a line that is not a header raises :class:`MalformedFrame` after the frame 
 calling ``next_frame()`` again continues with the next frame. Bytes that are not UTF-8 never raise:
 they are decoded with replacement characters and one warning naming the frame.
 
-Parsing is lazy: a frame knows its kind and name (``Event: VarSet`` → ``"VarSet"``) from its first
-line, and builds the header dict only when asked, so the ~70 % of real traffic that hotline skips
-(VarSet, Newexten, CEL, DeviceStateChange …) costs a slice and a comparison.
+Parsing is lazy (:mod:`telephony.ami.frame`): a frame knows its kind and name (``Event: VarSet``
+→ ``"VarSet"``) from its first line, and builds the header dict only when asked, so the ~70 % of
+real traffic that hotline skips (VarSet, Newexten, CEL, DeviceStateChange …) costs a slice and a
+comparison.
 
 ``Response: Follows`` (``Command`` output of older Asterisk) keeps its body lines, which are not
 headers, up to ``--END COMMAND--``, even across blank lines.
 
 Two implementations, one behaviour: the hot loops (splitting a buffer into frames, the header fast
-path, :meth:`Frame.find`) also exist compiled in ``_ccodec.c``, which mirrors this file function by
-function. It is used when it was built and imports; ``HOTLINE_CODEC=python`` forces this file,
-``HOTLINE_CODEC=c`` asks for the compiled core (falling back, with a warning, when it is missing).
-:func:`codec_name` says which one runs; the first codec made logs it once. The same module also
-builds typed events (``events.fast_decoders``, from the same per-class field tables as the Python
-decoders), runs the stream clock (``StreamClock.fast_time_of``) and the pipeline's header rules
-(``HeaderRule.raw_test``) when the compiled codec is in use. Everything that is rare
-(bare ``\n``, resync, ``Follows`` bodies, non-UTF-8, malformed lines) is decided here for both.
+path, :meth:`Frame.find`) also exist compiled in ``_ccodec.c``, which mirrors this file and
+:mod:`telephony.ami.frame` function by function. It is used when it was built and imports;
+``HOTLINE_CODEC=python`` forces this file, ``HOTLINE_CODEC=c`` asks for the compiled core (falling
+back, with a warning, when it is missing).
+:func:`codec_name` says which one runs (:mod:`telephony.ami.core` decides); the first codec made
+logs it once. The same module also builds typed events (``events.fast_decoders``, from the same
+per-class field tables as the Python decoders), runs the stream clock (``StreamClock.fast_time_of``)
+and the pipeline's header rules (``HeaderRule.raw_test``) when the compiled codec is in use.
+Everything that is rare (bare ``\n``, resync, ``Follows`` bodies, non-UTF-8, malformed lines) is
+decided here (and in :mod:`telephony.ami.frame`) for both.
 """
 
 from __future__ import annotations
@@ -41,245 +45,35 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from enum import Enum
-from typing import Any, Protocol, cast
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+from telephony.ami.core import (
+    CODEC_ENV,
+    codec_description,
+    codec_name,
+    compiled_available,
+    compiled_core,
+    select,
+)
+from telephony.ami.frame import (
+    BANNER_PREFIX,
+    DEFAULT_MAX_FRAME,
+    END_COMMAND,
+    AmiError,
+    Frame,
+    FrameKind,
+    FrameTooLarge,
+    MalformedFrame,
+    ProtocolError,
+    TruncatedStream,
+    bind_compiled,
+    classify,
+    find_header,
+)
+from telephony.ami.skipping import SkipFilter, default_skip
 
 log = logging.getLogger("hotline.ami.codec")
-
-BANNER_PREFIX = b"Asterisk Call Manager/"
-END_COMMAND = b"--END COMMAND--"
-DEFAULT_MAX_FRAME = 256 * 1024
-
-
-class AmiError(Exception):
-    """Base of every AMI error."""
-
-
-class ProtocolError(AmiError):
-    """The peer sent something that is not AMI (its fault, not ours)."""
-
-    def __init__(self, message: str, *, offset: int, index: int) -> None:
-        super().__init__(f"frame {index} at byte {offset}: {message}")
-        self.offset = offset
-        self.index = index
-
-
-class FrameTooLarge(ProtocolError):
-    """A frame exceeded the size limit; the codec skipped it."""
-
-
-class MalformedFrame(ProtocolError):
-    """A frame had a line that is not a ``Key: Value`` header; the codec skipped it."""
-
-
-class TruncatedStream(ProtocolError):
-    """The stream ended in the middle of a frame."""
-
-
-class FrameKind(Enum):
-    """What a frame is, from its first line."""
-
-    BANNER = "banner"
-    EVENT = "event"
-    RESPONSE = "response"
-    ACTION = "action"
-
-
-class Frame:
-    """One AMI message: its raw bytes and, on demand, its headers."""
-
-    __slots__ = ("_headers", "_pairs", "index", "kind", "name", "offset", "raw", "received_at")
-
-    def __init__(self, raw: bytes, kind: FrameKind, name: str, index: int, offset: int) -> None:
-        self.raw = raw
-        self.kind = kind
-        self.name = name
-        self.index = index
-        self.offset = offset
-        self.received_at: float | None = None  # set by a live connection (epoch seconds)
-        self._headers: dict[str, str] | None = None
-        self._pairs: list[tuple[str, str]] | None = None
-
-    def __repr__(self) -> str:
-        return f"Frame({self.kind.value} {self.name!r} #{self.index} @{self.offset})"
-
-    def _parse(self) -> None:
-        if _c_parse is not None:
-            headers = _c_parse(self.raw)
-            if headers is not None:
-                self._headers = headers
-                return
-        text = _decode(self.raw, self.index, self.offset)
-        lines = text.split("\r\n") if "\r" in text else text.split("\n")
-        try:
-            # Fast path: every line is "Key: Value" (what Asterisk sends); dict() raises
-            # ValueError on a line without ": ", which the careful path then explains.
-            self._headers = dict([line.split(": ", 1) for line in lines])
-        except ValueError:
-            self._pairs = self._parse_slow(lines)
-            self._headers = dict(self._pairs)
-
-    def _parse_slow(self, lines: list[str]) -> list[tuple[str, str]]:
-        pairs: list[tuple[str, str]] = []
-        for line in lines:
-            if line.endswith("\r"):
-                line = line[:-1]
-            key, sep, value = line.partition(":")
-            if not sep:
-                if self.kind is FrameKind.RESPONSE and self.name == "Follows":
-                    pairs.append(("", line))
-                    continue
-                if self.kind is FrameKind.BANNER or not line:
-                    continue
-                raise MalformedFrame(
-                    f"header line without ':' ({line[:60]!r})", offset=self.offset, index=self.index
-                )
-            if value.startswith(" "):
-                value = value[1:]
-            pairs.append((key, value))
-        return pairs
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Header values by name as sent; the last value wins for repeated headers (see getall)."""
-        if self._headers is None:
-            self._parse()
-        assert self._headers is not None
-        return self._headers
-
-    @property
-    def pairs(self) -> list[tuple[str, str]]:
-        """All ``(name, value)`` lines in order, repeats included."""
-        if self._pairs is None:
-            text = _decode(self.raw, self.index, self.offset)
-            lines = text.split("\r\n") if "\r" in text else text.split("\n")
-            self._pairs = self._parse_slow(lines)
-        return self._pairs
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """A header by name; exact spelling first, then case-insensitively (``UniqueID``)."""
-        headers = self.headers
-        value = headers.get(name)
-        if value is not None:
-            return value
-        lower = name.lower()
-        for key, value in headers.items():
-            if key.lower() == lower:
-                return value
-        return default
-
-    def find(self, name: bytes) -> str | None:
-        """One header straight from the raw bytes (exact spelling), without parsing the frame."""
-        if _c_find is not None:
-            return _c_find(self.raw, name)
-        return find_header(self.raw, name)
-
-    def getall(self, name: str) -> list[str]:
-        """Every value of a repeated header (``ChanVariable``, ``Variable``, ``Output``)."""
-        lower = name.lower()
-        return [v for k, v in self.pairs if k.lower() == lower]
-
-    @property
-    def action_id(self) -> str | None:
-        """The ``ActionID`` this frame answers, if any."""
-        return self.get("ActionID")
-
-    @property
-    def output(self) -> list[str]:
-        """Command output: ``Output:`` headers (Asterisk ≥ 14) or a ``Follows`` body."""
-        lines = [v for k, v in self.pairs if k == "" or k.lower() == "output"]
-        if lines and lines[-1].strip() == END_COMMAND.decode():
-            lines.pop()
-        return lines
-
-
-def find_header(raw: bytes, name: bytes) -> str | None:
-    """The first ``name: value`` line after the first line of ``raw`` (exact spelling)."""
-    if _c_find is not None:
-        return _c_find(raw, name)
-    pos = raw.find(b"\n" + name + b": ")
-    if pos < 0:
-        return None
-    pos += len(name) + 3
-    end = raw.find(b"\n", pos)
-    value = raw[pos:] if end < 0 else raw[pos:end]
-    return value.rstrip(b"\r").decode("utf-8", "replace")
-
-
-def _split_header(line: str) -> tuple[str, str]:
-    key, value = line.split(": ", 1)
-    return key, value
-
-
-def _decode(raw: bytes, index: int, offset: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        log.warning(
-            "frame %d at byte %d: not UTF-8 (%s at %d); decoded with replacement characters",
-            index,
-            offset,
-            exc.reason,
-            exc.start,
-        )
-        return raw.decode("utf-8", "replace")
-
-
-_KIND_BY_PREFIX: tuple[tuple[bytes, FrameKind], ...] = (
-    (b"Event:", FrameKind.EVENT),
-    (b"Response:", FrameKind.RESPONSE),
-    (b"Action:", FrameKind.ACTION),
-)
-
-
-def _classify(raw: bytes) -> tuple[FrameKind | None, str]:
-    """Kind and name from the first line, without parsing the rest."""
-    for prefix, kind in _KIND_BY_PREFIX:
-        if raw.startswith(prefix):
-            end = raw.find(b"\n")
-            first = raw[len(prefix) : end if end >= 0 else len(raw)]
-            return kind, first.strip().decode("utf-8", "replace")
-    # Case-insensitive fallback ("event: x" appears in hand-made logs).
-    head = raw[:10].lower()
-    for prefix, kind in _KIND_BY_PREFIX:
-        if head.startswith(prefix.lower()):
-            end = raw.find(b"\n")
-            first = raw[len(prefix) : end if end >= 0 else len(raw)]
-            return kind, first.strip().decode("utf-8", "replace")
-    return None, ""
-
-
-class SkipFilter(Protocol):
-    """Which event frames a consumer keeps (``telephony.ami.prefilter.Prefilter``)."""
-
-    @property
-    def compiled(self) -> tuple[Any, Any]:
-        """The same rule as plain data, for the compiled core."""
-
-    def passes_raw(self, name: str, raw: bytes) -> bool:
-        """Whether the event frame ``name`` with bytes ``raw`` is handed on."""
-
-    def count_skipped(self, n: int) -> None:
-        """``n`` more frames were skipped by a codec using this filter."""
-
-
-# The skip filter of codecs made without one (see :func:`skipping`).
-_default_skip: ContextVar[SkipFilter | None] = ContextVar("hotline_default_skip", default=None)
-
-
-@contextmanager
-def skipping(skip: SkipFilter | None) -> Iterator[None]:
-    """Codecs made inside this block without a ``skip`` of their own use ``skip``: how a caller
-    that does not build the codec itself (``hotline replay`` → ``amilog.replay``) has frames
-    dropped in the split. The filter counts what every such codec skipped."""
-    token = _default_skip.set(skip)
-    try:
-        yield
-    finally:
-        _default_skip.reset(token)
 
 
 class AmiCodec:
@@ -296,7 +90,7 @@ class AmiCodec:
         whether a file is AMI at all (its first frame) sees the same thing with or without
         ``skip``. Without ``skip``, the one set by :func:`skipping` applies, if any."""
         self.max_frame_bytes = max_frame_bytes
-        self.skip = skip if skip is not None else _default_skip.get()
+        self.skip = skip if skip is not None else default_skip()
         self.skipped = 0
         self._armed = False  # skipping starts once a first frame was split
         self._buf = bytearray()
@@ -493,7 +287,7 @@ class AmiCodec:
                 size -= nl + 1
                 raw = raw[nl + 1 :]
             index += 1
-            kind, name = _classify(raw)
+            kind, name = classify(raw)
             if len(raw) > limit:
                 ready.append(_oversized(len(raw), limit, offset, index))
                 self._errors += 1
@@ -582,7 +376,7 @@ class AmiCodec:
             raw = bytes(buf[start:end])
             self._pos = nxt
             self.frames += 1
-            kind, name = _classify(raw)
+            kind, name = classify(raw)
             if kind is None:
                 frame = Frame(raw, FrameKind.EVENT, "", self.frames, offset)
                 # Raises MalformedFrame when a line is not a header; a frame of headers
@@ -634,25 +428,13 @@ def _no_kind(raw: bytes, offset: int, index: int) -> MalformedFrame:
 
 # ---------------------------------------------------------------- which implementation runs
 
-CODEC_ENV = "HOTLINE_CODEC"
 _c_fill: Callable[[bytearray, int, int, int, int, Any], Any] | None = None
-_c_parse: Callable[[bytes], dict[str, str] | None] | None = None
-_c_find: Callable[[bytes, bytes], str | None] | None = None
 _c_keeps: Callable[[Any, str, bytes], bool] | None = None
-_c_module: Any = None
-_why = ""
 _announced = False
 
 
-def _compiled() -> Any:
-    """The compiled core module, or None when it was not built or does not import."""
-    global _why
-    try:
-        from telephony.ami import _ccodec  # type: ignore[attr-defined]
-    except ImportError as exc:
-        _why = f"compiled core not built or not importable: {exc}"
-        return None
-    _ccodec.setup(
+def _setup_compiled(module: Any) -> None:
+    module.setup(
         Frame,
         FrameKind.EVENT,
         FrameKind.RESPONSE,
@@ -661,101 +443,47 @@ def _compiled() -> Any:
         _oversized,
         _no_kind,
     )
-    return _ccodec
 
 
 def set_codec(choice: str) -> str:
     """Select the implementation: ``"c"``, ``"python"`` or ``"auto"`` (C when available).
 
     Returns the one now in use. Asking for ``"c"`` when it is missing falls back to Python with a
-    warning (the daemon keeps running; :func:`codec_name` tells).
+    warning (the daemon keeps running; :func:`codec_name` tells). The choice itself is made in
+    :mod:`telephony.ami.core`; here its functions are bound into the codec's hot paths.
     """
-    global _c_fill, _c_parse, _c_find, _c_keeps, _c_module, _why
-    choice = choice.strip().lower() or "auto"
-    if choice not in ("c", "python", "auto"):
-        log.warning("%s=%r is not c, python or auto; using auto", CODEC_ENV, choice)
-        choice = "auto"
-    module = None if choice == "python" else _compiled()
-    if choice == "python":
-        _why = f"{CODEC_ENV}=python"
-    elif module is None and choice == "c":
-        log.warning("%s=c but the %s; using the pure-Python codec", CODEC_ENV, _why)
-    _c_module = module
+    global _c_fill, _c_keeps
+    module = select(choice, _setup_compiled)
     if module is None:
-        _c_fill = _c_parse = _c_find = _c_keeps = None
+        _c_fill = _c_keeps = None
+        bind_compiled(None, None)
         return "python"
-    _c_fill, _c_parse, _c_find, _c_keeps = (
-        module.fill,
-        module.parse_headers,
-        module.find,
-        module.keeps,
-    )
-    _why = ""
+    _c_fill, _c_keeps = module.fill, module.keeps
+    bind_compiled(module.parse_headers, module.find)
     return "c"
-
-
-def compiled_core() -> Any:
-    """The compiled core module when it is the codec in use (its typed-event decoders and
-    stream clock serve ``events.fast_decoders`` and ``StreamClock.fast_time_of``), else None."""
-    return _c_module
-
-
-def compiled_available() -> bool:
-    """Whether the compiled core is built and imports (whichever codec is selected)."""
-    try:
-        from telephony.ami import _ccodec  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def codec_name() -> str:
-    """``"c"`` (the compiled core) or ``"python"`` (this module)."""
-    return "python" if _c_fill is None else "c"
-
-
-def codec_description() -> str:
-    """One line for logs and ``hotline --version``."""
-    if _c_fill is not None:
-        return "compiled C core"
-    return f"pure Python ({_why})" if _why else "pure Python"
 
 
 set_codec(os.environ.get(CODEC_ENV, "auto"))
 
 
-HeaderValue = str | int | float | Sequence[str]
-
-
-def encode_action(
-    action: str,
-    action_id: str | None = None,
-    headers: Mapping[str, HeaderValue | None] | Iterable[tuple[str, str]] = (),
-) -> bytes:
-    """Serialise an action; a sequence value repeats the header (``Variable: a=1`` twice …).
-
-    Raises ValueError for a name or value that would break the framing (CR, LF).
-    """
-    lines = [f"Action: {_check('Action', action)}"]
-    if action_id is not None:
-        lines.append(f"ActionID: {_check('ActionID', action_id)}")
-    items: Iterable[tuple[str, HeaderValue | None]]
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    for key, value in items:
-        _check("header name", key)
-        if ":" in key or not key:
-            raise ValueError(f"action {action}: bad header name {key!r}")
-        if value is None:
-            continue
-        if isinstance(value, (list, tuple)):
-            for item in value:
-                lines.append(f"{key}: {_check(key, str(item))}")
-        else:
-            lines.append(f"{key}: {_check(key, str(value))}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-
-
-def _check(name: str, value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"{name}: value contains a line break ({value[:40]!r})")
-    return value
+__all__ = [
+    "BANNER_PREFIX",
+    "CODEC_ENV",
+    "DEFAULT_MAX_FRAME",
+    "END_COMMAND",
+    "AmiCodec",
+    "AmiError",
+    "Frame",
+    "FrameKind",
+    "FrameTooLarge",
+    "MalformedFrame",
+    "ProtocolError",
+    "SkipFilter",
+    "TruncatedStream",
+    "codec_description",
+    "codec_name",
+    "compiled_available",
+    "compiled_core",
+    "find_header",
+    "set_codec",
+]

@@ -57,10 +57,9 @@ from telephony.ami.codec import (
     AmiError,
     Frame,
     FrameKind,
-    HeaderValue,
     ProtocolError,
-    encode_action,
 )
+from telephony.ami.encode import HeaderValue, encode_action
 from telephony.ami.login import md5_key
 
 log = logging.getLogger("hotline.ami.connection")

@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
+from storage import survey_dialing as dialing
 from storage import surveys as store
 from telephony.ami.actions import Originate
 from telephony.ami.codec import Frame, FrameKind
@@ -237,7 +238,9 @@ class SurveyDialer:
             free = s.max_concurrent - len(self.follower)
             kinds = self._kinds_now(now)
             if free > 0 and kinds:
-                claims = await self._db(store.claim_due, self.engine, self.owner, now, free, kinds)
+                claims = await self._db(
+                    dialing.claim_due, self.engine, self.owner, now, free, kinds
+                )
                 for claim in claims:
                     await self._pace()
                     await self._dial(claim)
@@ -326,7 +329,7 @@ class SurveyDialer:
         action_id = response.action_id
         for fact in self.follower.set_action_id(claim.channel_id, action_id):
             self._facts.put_nowait(fact)
-        await self._db(store.mark_sent, self.engine, claim.channel_id, action_id, self.now())
+        await self._db(dialing.mark_sent, self.engine, claim.channel_id, action_id, self.now())
 
     # --- facts -------------------------------------------------------------------------------
 
@@ -335,7 +338,7 @@ class SurveyDialer:
             fact = await self._facts.get()
             try:
                 if isinstance(fact, Answered):
-                    await self._db(store.mark_answered, self.engine, fact.channel_id, self.now())
+                    await self._db(dialing.mark_answered, self.engine, fact.channel_id, self.now())
                 elif isinstance(fact, Ended):
                     await self._finish(fact.channel_id, fact.outcome)
             except Exception:
@@ -356,7 +359,7 @@ class SurveyDialer:
         if self._kinds.pop(channel_id, store.SURVEY_KIND) == cb.KIND:
             outcome, next_rule = cb.callback_outcome(outcome), self._next_callback
         state = await self._db(
-            store.finish_attempt, self.engine, channel_id, outcome, self.now(), next_rule
+            dialing.finish_attempt, self.engine, channel_id, outcome, self.now(), next_rule
         )
         if state is not None:
             key = outcome.result.value
@@ -384,7 +387,7 @@ class SurveyDialer:
 
     async def _reconcile(self) -> None:
         """Settle this owner's attempts in flight against the PBX and the journal."""
-        flights = await self._db(store.in_flight, self.engine, self.owner)
+        flights = await self._db(dialing.in_flight, self.engine, self.owner)
         suspects = [
             c
             for c in flights
@@ -454,7 +457,7 @@ class SurveyDialer:
             return
         live = await self._live_uniqueids()
         flights = {
-            c.channel_id: c for c in await self._db(store.in_flight, self.engine, self.owner)
+            c.channel_id: c for c in await self._db(dialing.in_flight, self.engine, self.owner)
         }
         for cid in overdue:
             claim = flights.get(cid)
@@ -467,12 +470,12 @@ class SurveyDialer:
     async def _housekeeping(self) -> None:
         now = self.now()
         s = self.settings
-        await self._db(store.heartbeat, self.engine, self.owner, now)
+        await self._db(dialing.heartbeat, self.engine, self.owner, now)
         expired = await self._db(store.expire_due, self.engine, now)
         if expired:
             log.info("surveys: %d expired unreached", expired)
         stale = now - timedelta(seconds=s.stale_after_s)
-        for cid in await self._db(store.orphaned, self.engine, self.owner, stale):
+        for cid in await self._db(dialing.orphaned, self.engine, self.owner, stale):
             log.warning("survey attempt %s: its daemon stopped beating; closed as lost", cid)
             await self._finish(
                 cid, AttemptOutcome(AttemptResult.LOST, note="owner stopped heartbeating")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telephony.ami import actions as act
-from telephony.ami.codec import encode_action
+from telephony.ami.encode import encode_action
 
 
 def _wire(action: act.Action) -> str:

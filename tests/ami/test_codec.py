@@ -17,8 +17,8 @@ from telephony.ami.codec import (
     MalformedFrame,
     ProtocolError,
     TruncatedStream,
-    encode_action,
 )
+from telephony.ami.encode import encode_action
 from tests.paths import CAPTURES
 
 RAW_FILES = sorted(CAPTURES.glob("*.raw"))

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telephony.ami import codec, events
+from telephony.ami import codec, events, skipping
 from telephony.ami.codec import AmiCodec, ProtocolError
 from telephony.ami.prefilter import Prefilter
 from telephony.amilog.replay import replay
@@ -369,7 +369,7 @@ def _replayed(path: Any, skip: bool) -> tuple[list[Any], list[CallRecord], Any, 
         records.extend,
         observers=[events.append],
     )
-    with codec.skipping(pipeline.prefilter if skip else None):
+    with skipping.skipping(pipeline.prefilter if skip else None):
         summary = replay([path], pipeline)
     return events, records, (summary.frames, summary.events, summary.records), pipeline.clock.now
 
@@ -391,7 +391,7 @@ def test_the_codec_skips_nothing_before_its_first_frame(tmp_path: Any) -> None:
     log_file = tmp_path / "ignored.log"
     log_file.write_bytes(b"Event: DeviceStateChange\r\nDevice: PJSIP/1\r\nState: INUSE\r\n\r\n" * 3)
     pipeline = Pipeline(CallTracker(TrackerConfig(pbx="diff")), StreamClock("UTC"), print)
-    with codec.skipping(pipeline.prefilter):
+    with skipping.skipping(pipeline.prefilter):
         summary = replay([log_file], pipeline)
     assert (summary.frames, summary.events, summary.records) == (3, 3, 0)
     assert pipeline.prefilter.skipped == 0

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
 from storage import make_engine, migrate
+from storage import survey_dialing as dialing
 from storage import surveys as store
 from storage.announcements import add_announcement
 from storage.call_pages import set_disposition
@@ -124,9 +125,9 @@ def api_url(
             now + timedelta(days=1),
         )
         store.enqueue(engine, [candidate], now=now, cooldown_since=now - timedelta(days=30))
-    (claim,) = store.claim_due(engine, "st", now, 1)
+    (claim,) = dialing.claim_due(engine, "st", now, 1)
     rules = SurveyRules.from_settings(SurveySettings())
-    store.finish_attempt(
+    dialing.finish_attempt(
         engine,
         claim.channel_id,
         AttemptOutcome(AttemptResult.COMPLETED, rating=3),

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 from sqlalchemy import Engine
 
+from storage import survey_dialing as dialing
 from storage import surveys as store
 from storage.call_pages import set_disposition
 from storage.writer import CallWriter
@@ -63,11 +64,11 @@ def seed(engine: Engine, make_call: Callable[..., CallRecord]) -> list[CallRecor
     ]
     fates = store.enqueue(engine, candidates, now=NOW, cooldown_since=RULES.cooldown_since(NOW))
     assert set(fates.values()) == {"queued"}
-    claims = {c.call_id: c for c in store.claim_due(engine, "api-test", NOW, 3)}
+    claims = {c.call_id: c for c in dialing.claim_due(engine, "api-test", NOW, 3)}
     assert set(claims) == {r.call_id for r in records[:3]}  # the oldest three, by due time
     for record, rating in zip(records[:3], (1, 3, 3), strict=True):
         outcome = AttemptOutcome(AttemptResult.COMPLETED, rating=rating)
-        store.finish_attempt(engine, claims[record.call_id].channel_id, outcome, NOW, next_rule)
+        dialing.finish_attempt(engine, claims[record.call_id].channel_id, outcome, NOW, next_rule)
     return records
 
 

@@ -7,7 +7,8 @@ import contextlib
 import itertools
 from collections.abc import Callable
 
-from telephony.ami.codec import AmiCodec, Frame, FrameKind, encode_action
+from telephony.ami.codec import AmiCodec, Frame, FrameKind
+from telephony.ami.encode import encode_action
 
 Predicate = Callable[[Frame], bool]
 

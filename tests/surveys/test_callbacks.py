@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from storage import survey_dialing as dialing
 from storage import surveys as store
 from telephony.surveys.callbacks import (
     KIND,
@@ -142,10 +143,10 @@ def test_claims_can_be_limited_to_a_kind_and_say_their_kind(db_engine: Engine) -
     since = NOON - timedelta(days=30)
     store.enqueue(db_engine, [_survey("p:1.1", "13800000001")], now=NOON, cooldown_since=since)
     store.enqueue(db_engine, [_job("p:2.2", "13800000002")], now=NOON, cooldown_since=since)
-    claims = store.claim_due(db_engine, "d1", NOON, 5, [KIND])
+    claims = dialing.claim_due(db_engine, "d1", NOON, 5, [KIND])
     assert [(c.call_id, c.kind, c.queue) for c in claims] == [("p:2.2", KIND, "hotline")]
     assert claims[0].channel_id.startswith("hotline-callback-")
-    assert store.claim_due(db_engine, "d1", NOON, 5, []) == []
-    (survey,) = store.claim_due(db_engine, "d1", NOON, 5)
+    assert dialing.claim_due(db_engine, "d1", NOON, 5, []) == []
+    (survey,) = dialing.claim_due(db_engine, "d1", NOON, 5)
     assert (survey.call_id, survey.kind) == ("p:1.1", "survey")
-    assert {c.kind for c in store.in_flight(db_engine, "d1")} == {"survey", KIND}
+    assert {c.kind for c in dialing.in_flight(db_engine, "d1")} == {"survey", KIND}

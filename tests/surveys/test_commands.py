@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from storage import survey_dialing as dialing
 from storage import surveys as store
 from telephony.cli import main
 from telephony.surveys.policy import (
@@ -76,7 +77,7 @@ def test_surveys_report_counts_satisfaction_like_the_kpi(
         for n in range(5)
     ]
     store.enqueue(db_engine, cands, now=ENDED, cooldown_since=ENDED - timedelta(days=30))
-    claims = store.claim_due(db_engine, "d", ENDED + timedelta(minutes=1), 5)
+    claims = dialing.claim_due(db_engine, "d", ENDED + timedelta(minutes=1), 5)
     results = [
         (AttemptResult.COMPLETED, 1),
         (AttemptResult.COMPLETED, 2),
@@ -84,8 +85,8 @@ def test_surveys_report_counts_satisfaction_like_the_kpi(
         (AttemptResult.REFUSED, None),
     ]
     for claim, (result, rating) in zip(claims, results, strict=False):
-        store.mark_answered(db_engine, claim.channel_id, ENDED)
-        store.finish_attempt(
+        dialing.mark_answered(db_engine, claim.channel_id, ENDED)
+        dialing.finish_attempt(
             db_engine,
             claim.channel_id,
             AttemptOutcome(result, rating=rating),

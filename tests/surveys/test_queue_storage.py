@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from storage import make_engine
+from storage import survey_dialing as dialing
 from storage import surveys as store
 from telephony.surveys.policy import (
     AttemptOutcome,
@@ -53,7 +54,7 @@ def test_concurrent_claimers_never_take_one_survey_twice(db_engine: Engine, db_u
     def worker(i: int) -> list[int]:
         barrier.wait()
         got: list[int] = []
-        while claims := store.claim_due(engines[i], f"d{i}", NOW, 3):
+        while claims := dialing.claim_due(engines[i], f"d{i}", NOW, 3):
             got += [c.survey_id for c in claims]
         return got
 
@@ -83,28 +84,28 @@ def test_queueing_is_idempotent_and_respects_cooldown_and_the_do_not_call_list(
     assert queue(db_engine, [cand(3, number="13900000003")]) == {"pbx1:3.3": "queued"}
     # Put on the list after queueing: cancelled, never claimed.
     store.dnc_add(db_engine, ["13900000003"], NOW)
-    assert [c.call_id for c in store.claim_due(db_engine, "d", NOW, 10)] == ["pbx1:1.1"]
+    assert [c.call_id for c in dialing.claim_due(db_engine, "d", NOW, 10)] == ["pbx1:1.1"]
     assert store.state_counts(db_engine) == {"dialing": 1, "cancelled": 1}
 
 
 def test_the_first_result_wins_and_a_retry_goes_back_to_the_queue(db_engine: Engine) -> None:
     queue(db_engine, [cand(1)])
-    (claim,) = store.claim_due(db_engine, "d", NOW, 1)
+    (claim,) = dialing.claim_due(db_engine, "d", NOW, 1)
     busy = AttemptOutcome(AttemptResult.BUSY, reason=5)
     assert (
-        store.finish_attempt(db_engine, claim.channel_id, busy, NOW, next_rule)
+        dialing.finish_attempt(db_engine, claim.channel_id, busy, NOW, next_rule)
         is SurveyState.PENDING
     )
-    assert store.finish_attempt(db_engine, claim.channel_id, busy, NOW, next_rule) is None
+    assert dialing.finish_attempt(db_engine, claim.channel_id, busy, NOW, next_rule) is None
     (row,) = store.surveys(db_engine)
     assert (row["state"], row["attempts"], row["owner"]) == ("pending", 1, None)
     assert row["due_at"] == NOW + timedelta(minutes=60)
-    assert store.claim_due(db_engine, "d", NOW, 1) == []  # not due yet
-    (second,) = store.claim_due(db_engine, "d", NOW + timedelta(hours=2), 1)
+    assert dialing.claim_due(db_engine, "d", NOW, 1) == []  # not due yet
+    (second,) = dialing.claim_due(db_engine, "d", NOW + timedelta(hours=2), 1)
     assert second.attempt == 2 and second.channel_id != claim.channel_id
     rated = AttemptOutcome(AttemptResult.COMPLETED, rating=3)
     assert (
-        store.finish_attempt(db_engine, second.channel_id, rated, NOW, next_rule)
+        dialing.finish_attempt(db_engine, second.channel_id, rated, NOW, next_rule)
         is SurveyState.COMPLETED
     )
     (row,) = store.surveys(db_engine)
@@ -113,9 +114,9 @@ def test_the_first_result_wins_and_a_retry_goes_back_to_the_queue(db_engine: Eng
 
 def test_expiry_and_orphans(db_engine: Engine) -> None:
     queue(db_engine, [cand(1), cand(2)])
-    (claim,) = store.claim_due(db_engine, "gone", NOW, 1)
-    assert store.orphaned(db_engine, "me", NOW - timedelta(minutes=5)) == []
-    assert store.orphaned(db_engine, "me", NOW + timedelta(hours=2)) == [claim.channel_id]
-    assert store.orphaned(db_engine, "gone", NOW + timedelta(hours=2)) == []
+    (claim,) = dialing.claim_due(db_engine, "gone", NOW, 1)
+    assert dialing.orphaned(db_engine, "me", NOW - timedelta(minutes=5)) == []
+    assert dialing.orphaned(db_engine, "me", NOW + timedelta(hours=2)) == [claim.channel_id]
+    assert dialing.orphaned(db_engine, "gone", NOW + timedelta(hours=2)) == []
     assert store.expire_due(db_engine, NOW + timedelta(days=4)) == 1
     assert store.state_counts(db_engine) == {"dialing": 1, "expired": 1}
