@@ -54,6 +54,7 @@ from telephony.simulator.kernel import Signal, Wait
 from telephony.simulator.model import CallPlan, Channel, EndBy
 from telephony.simulator.pbx import HOTLINE
 from telephony.simulator.scenario import Simulation
+from telephony.simulator.traffic import caller_number
 
 if TYPE_CHECKING:
     from telephony.simulator.flows import Flows
@@ -473,6 +474,7 @@ def menu_traffic(
         while True:
             yield rng.expovariate(calls_per_hour / 3600.0)
             plan = CallPlan(
+                caller_num=caller_number(rng),  # a citizen of its own, as in the other traffic
                 end_by=EndBy.AGENT if rng.random() < 0.5 else EndBy.CALLER,
                 talk_s=rng.lognormvariate(4.5, 0.5),
                 ring_s=rng.uniform(1.0, 6.0),
