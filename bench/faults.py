@@ -9,7 +9,7 @@
 the database exactly once. Prints lost, duplicated (extra call ids), records closed as vanished
 (their end was not seen) and the time each restart took to log in again.
 
-`pg-outage`: a throwaway PostgreSQL cluster (initdb/pg_ctl as user postgres, port 55432) is
+`pg-outage`: a throwaway PostgreSQL cluster (initdb/pg_ctl as user postgres, on a free port) is
 stopped for --outage seconds while calls flow into an in-process daemon. Prints the writer's
 buffer peak, the catch-up time after the server is back, lost and duplicated.
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,7 +16,13 @@ from pathlib import Path
 import pytest
 
 PG_BIN = Path(os.environ.get("HOTLINE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-PORT = int(os.environ.get("HOTLINE_TEST_PG_OUTAGE_PORT", "55432"))
+
+
+def _free_port() -> int:
+    """A port nothing listens on now (a fixed one collides with a parallel run's cluster)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _as_postgres(*command: str) -> list[str]:
@@ -27,7 +34,10 @@ def _as_postgres(*command: str) -> list[str]:
 class ThrowawayPostgres:
     """initdb in a temp directory; start/stop with pg_ctl; one database `hotline`."""
 
-    def __init__(self, port: int = PORT) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        if port is None:
+            fixed = os.environ.get("HOTLINE_TEST_PG_OUTAGE_PORT")
+            port = int(fixed) if fixed else _free_port()
         self.port = port
         self.root = Path(tempfile.mkdtemp(prefix="hotline-pg-"))
         self.data = self.root / "data"
@@ -53,10 +63,14 @@ class ThrowawayPostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-        self._run(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log),
-            "-w", "start",
-        )  # fmt: skip
+        try:
+            self._run(
+                str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log),
+                "-w", "start",
+            )  # fmt: skip
+        except RuntimeError as exc:
+            log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{exc}\nserver log:\n{log}") from exc
 
     def stop(self) -> None:
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
