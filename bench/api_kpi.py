@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, create_engine, text
+from scratch_db import on_sqlite_and_postgres
+from sqlalchemy import Engine
 
-from storage import make_engine, migrate
+from storage import migrate
 from storage.bulk import analyze, load_history
-from storage.engine import normalize_url
 from storage.queries import iter_calls
 from telephony.api.kpi import kpi_report
 from telephony.api.models import FiguresOut, KpiGroup, KpiQuery, KpiReport
@@ -111,27 +108,11 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
-    results: dict[str, dict[str, tuple[float, float, bool]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'year.db'}")
-        try:
-            results["SQLite"] = run("SQLite", engine, args.scale, args.runs)
-        finally:
-            engine.dispose()
-    admin = create_engine(normalize_url(args.pg), isolation_level="AUTOCOMMIT")
-    name = f"hotline_bench_kpi_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-        try:
-            results["PostgreSQL"] = run("PostgreSQL", engine, args.scale, args.runs)
-        finally:
-            engine.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    results: dict[str, dict[str, tuple[float, float, bool]]] = on_sqlite_and_postgres(
+        args.pg,
+        "hotline_bench_kpi",
+        lambda label, engine: run(label, engine, args.scale, args.runs),
+    )
 
     print(f"\n/api/reports/kpi for 2019, median of {args.runs}, seconds (scale {args.scale:g}):")
     print(f"  {'database':<12}{'by':<8}{'SQL sums':>10}{'Python':>10}{'faster':>9}  same figures")

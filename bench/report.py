@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, create_engine, text
+from scratch_db import on_sqlite_and_postgres
+from sqlalchemy import Engine, text
 
-from storage import make_engine, migrate
+from storage import migrate
 from storage.bulk import analyze, load_history
-from storage.engine import normalize_url
 from telephony.reports.annual import Report, build_report
 from telephony.reports.period import month_period, year_period
 from telephony.reports.render import fmt, headline
@@ -99,28 +96,11 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
-    results: dict[str, dict[str, object]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{Path(tmp) / 'year.db'}")
-        try:
-            results["SQLite"] = run("SQLite", engine, args.scale, args.runs)
-        finally:
-            engine.dispose()
-
-    admin = create_engine(normalize_url(args.pg), isolation_level="AUTOCOMMIT")
-    name = f"hotline_bench_report_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-        try:
-            results["PostgreSQL"] = run("PostgreSQL", engine, args.scale, args.runs)
-        finally:
-            engine.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    results: dict[str, dict[str, object]] = on_sqlite_and_postgres(
+        args.pg,
+        "hotline_bench_report",
+        lambda label, engine: run(label, engine, args.scale, args.runs),
+    )
 
     report = results["PostgreSQL"]["report"]
     assert isinstance(report, Report)
