@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import resource
 import shutil
@@ -163,7 +164,7 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
         now = time.time()
         for record in records:
             handed[record.call_id] = now
-            record_lag.append(now - daemon._last_frame_wall)
+            record_lag.append(now - daemon._last_frame_at)  # wall time of the last frame
         finished(records)
 
     def on_event(event: Any) -> None:
@@ -188,8 +189,11 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
 
     inner.write = timed_write  # type: ignore[method-assign]
     stats = daemon.pipeline.stats
-    for _ in range(600):  # the window starts once events flow
-        if stats.events:
+    # The window starts once events flow and the calls in progress have ramped up (a log of
+    # our own: every lane of bursts has started; --log: 1 s after the first event).
+    ramp = getattr(args, "ramp_events", 0) if args.source == "replay" else 0
+    for _ in range(int(20 * (30 + 2 * ramp / rate))):  # at most 30 s + twice the ramp
+        if stats.events and stats.events >= ramp:
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(1.0)
@@ -232,20 +236,25 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
         "w50": pct(write_lag, 0.5) * 1000,
         "w99": pct(write_lag, 0.99) * 1000,
         "rss": (rss_start, rss_peak, rss_end),
-        "dropped": daemon.link.snapshot().get("events_dropped", 0),
+        "dropped": daemon.link.snapshot().events_dropped,
     }
 
 
-def make_log(path: Path, events: int, interleave: int) -> None:
+def make_log(path: Path, window: int, interleave: int) -> None:
     """bench/replay.py's log rewoven into `interleave` lanes: each lane plays its copies of the
     20-call burst one after another, lane j starting j/interleave of a copy later, and the lanes
-    are merged frame by frame. About 20 x interleave calls are open at any time, starting and
-    ending spread out (not in lockstep). Runs in its own process."""
+    are merged frame by frame. Once every lane has started (the ramp) about 12 x interleave calls
+    are open at any time, starting and ending spread out (not in lockstep); `window` events
+    follow the ramp. Writes the ramp's length in events to ``<path>.json``. Runs in its own
+    process."""
     sys.path.insert(0, str(ROOT / "bench"))
     from replay import generate  # bench/replay.py
 
     plain = path.with_suffix(".plain")
-    _events, calls = generate(plain, events)
+    per_copy, _ = generate(plain, 1)  # one copy of the burst: its events
+    lanes_n = interleave
+    # Every lane needs its first copy plus its share of the window.
+    _events, calls = generate(plain, lanes_n * per_copy + int(window * 1.1))
     with plain.open("rb") as fp:
         banner = fp.readline()
         frames = fp.read().split(b"\r\n\r\n")[:-1]
@@ -255,30 +264,54 @@ def make_log(path: Path, events: int, interleave: int) -> None:
     lanes = [list(range(j, n_copies, interleave)) for j in range(min(interleave, n_copies))]
     offsets = [j * per_copy // len(lanes) for j in range(len(lanes))]
     length = max(off + len(lane) * per_copy for off, lane in zip(offsets, lanes, strict=True))
+    ramp_row = max(offsets)
+    ramp_events = written = 0
     with path.open("wb") as out:
         out.write(banner)
         for row in range(length):
+            if row == ramp_row:
+                ramp_events = written
             picked = []
             for lane, off in zip(lanes, offsets, strict=True):
                 p = row - off
                 if 0 <= p < len(lane) * per_copy:
                     picked.append(frames[lane[p // per_copy] * per_copy + p % per_copy])
             if picked:
+                written += len(picked)
                 out.write(b"\r\n\r\n".join(picked) + b"\r\n\r\n")
+    meta = {"ramp_events": ramp_events, "events": written, "lanes": len(lanes)}
+    Path(f"{path}.json").write_text(json.dumps(meta))
 
 
 def _generate(args: argparse.Namespace, rates: list[float]) -> None:
-    need = int(max(rates) * (args.seconds + 8) * 1.1)
+    window = int(max(rates) * (args.seconds + 8))
     fd, name = tempfile.mkstemp(prefix="hotline-load-", suffix=".ami")
     os.close(fd)
     args.log = Path(name)
     t = time.perf_counter()
-    cmd = [sys.executable, __file__, "--make-log", name, "--events", str(need)]
+    cmd = [sys.executable, __file__, "--make-log", name, "--events", str(window)]
     subprocess.run([*cmd, "--interleave", str(args.interleave)], check=True)
+    meta = json.loads(Path(f"{name}.json").read_text())
+    args.ramp_events = meta["ramp_events"]
+    # The log's pages are dirty in the page cache: written back now, not while the daemon's
+    # journal writes are measured (the kernel throttles every writer while it catches up).
+    os.sync()
     print(
-        f"generated {need:,}+ events, {args.interleave} copies of the 20-call burst interleaved "
-        f"({args.log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s"
+        f"generated {meta['events']:,} events: {meta['lanes']} copies of the 20-call burst "
+        f"interleaved ({args.log.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s; "
+        f"the first {meta['ramp_events']:,} ramp up the calls in progress (not measured)"
     )
+
+
+def _ramp_of(log: Path) -> int:
+    """The ramp of a log this bench generated and kept (0 for any other log)."""
+    meta = Path(f"{log}.json")
+    return int(json.loads(meta.read_text())["ramp_events"]) if meta.exists() else 0
+
+
+def _remove(log: Path) -> None:
+    log.unlink()
+    Path(f"{log}.json").unlink(missing_ok=True)
 
 
 async def main() -> None:
@@ -291,8 +324,9 @@ async def main() -> None:
     parser.add_argument("--agents", type=int, default=1500, help="sim: agents")
     parser.add_argument("--trace", type=float, default=0.0, help="print a line every N s")
     parser.add_argument("--log", type=Path, help="replay: this log instead of a generated one")
+    parser.add_argument("--keep", action="store_true", help="replay: keep the generated log")
     parser.add_argument(
-        "--interleave", type=int, default=500, help="replay: bursts woven together (x20 calls)"
+        "--interleave", type=int, default=850, help="replay: lanes of bursts (~12 open calls each)"
     )
     parser.add_argument("--serve-rate", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--make-log", type=Path, help=argparse.SUPPRESS)
@@ -312,6 +346,8 @@ async def main() -> None:
     generated = replay and args.log is None
     if generated:
         _generate(args, rates)
+    elif replay:
+        args.ramp_events = _ramp_of(args.log)
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores; AMI codec: "
         f"{codec_description()}; source ({args.source}) in its own process, over TCP"
@@ -337,8 +373,10 @@ async def main() -> None:
             if kept_up and r["p99"] < LAG_TARGET_MS:
                 sustained = rate
     finally:
-        if generated:
-            args.log.unlink()
+        if generated and args.keep:
+            print(f"log kept: {args.log} (again with --log {args.log})")
+        elif generated:
+            _remove(args.log)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:.0f} MB")
     best = "none of the rates" if sustained is None else f"{sustained:,.0f} {unit}"
