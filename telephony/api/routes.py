@@ -82,7 +82,7 @@ async def handle_status(request: web.Request, principal: Principal) -> web.Strea
     deps = request.app[DEPS_KEY]
     await deps.notices.refresh()
     return web.Response(
-        text=deps.status_json(principal),
+        text=await deps.status_json(principal),
         content_type="application/json",
         charset="utf-8",
     )
@@ -93,7 +93,7 @@ async def handle_status_all(request: web.Request, principal: Principal) -> web.S
     last publication (a few seconds old; ``stale`` when its daemon stopped publishing)."""
     deps = request.app[DEPS_KEY]
     await deps.notices.refresh()
-    local = current_status(deps, principal)
+    local = await current_status(deps, principal)
     entries = [PbxEntry(published_at=local.now, age_s=0.0, stale=False, status=local)]
     peers = deps.peers
     if peers is not None:
@@ -127,7 +127,7 @@ async def handle_status_stream(request: web.Request, principal: Principal) -> we
     try:
         while not deps.stopping.is_set():
             await deps.notices.refresh()
-            body = deps.status_json(principal)
+            body = await deps.status_json(principal)
             await response.write(f"event: status\ndata: {body}\n\n".encode())
             try:
                 await asyncio.wait_for(deps.stopping.wait(), deps.stream_interval_s)

@@ -8,6 +8,7 @@ the path). Routes, auth, metrics, the OpenAPI document and the wallboard live in
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, tzinfo
@@ -100,7 +101,9 @@ def create_app(
         audio=announcement_audio,
         on_announcements=on_announcements,
     )
-    deps.registry = metrics.registry_for(live.health, live.snapshot, collectors)
+    # A scrape reads counts, queues, agents and today: not the list of calls.
+    summary = functools.partial(live.snapshot, with_calls=False)
+    deps.registry = metrics.registry_for(live.health, summary, collectors)
     app = web.Application(middlewares=[json_errors])
     app[DEPS_KEY] = deps
     app[OPENAPI_KEY] = openapi_document(ENDPOINTS, title=TITLE, version=VERSION)

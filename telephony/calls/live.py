@@ -11,6 +11,7 @@ whoever shows them (the API decides per token).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -155,6 +156,11 @@ class _Day:
     by_hour: list[int] = field(default_factory=lambda: [0] * 24)
 
 
+# A snapshot of this many contacts is built between two turns of the event loop (~5 ms).
+SNAPSHOT_CHUNK = 500
+_NO_TIME = datetime.max.replace(tzinfo=UTC)
+
+
 def contact_state(contact: Contact) -> CallState | None:
     """Where a contact in progress is; None once the caller left.
 
@@ -253,60 +259,28 @@ class LiveView:
         """The daemon's health: its parts and the overall status derived from them."""
         return self._health()
 
-    def snapshot(self) -> LiveSnapshot:
-        """What is happening now."""
-        today = self._roll()
-        wall = self.clock()
-        now = self.pbx_now()
-        calls: list[LiveCall] = []
-        totals = dict.fromkeys(CallState, 0)
-        waits: dict[str, list[float]] = {}
-        for contact in list(self.tracker.contacts.values()):
-            state = contact_state(contact)
-            if state is None:
-                continue
-            totals[state] += 1
-            since = {
-                CallState.TALKING: contact.answered_at,
-                CallState.WAITING: contact.queued_at,
-            }.get(state) or contact.started
-            first = contact.channels.get(contact.linkedid)
-            caller = first.caller_num if first is not None else None
-            if state is CallState.WAITING and contact.queue:
-                waits.setdefault(contact.queue, []).append(now - (since or now))
-            calls.append(
-                LiveCall(
-                    call_id=contact.call_id,
-                    state=state,
-                    kind=Kind.SURVEY if contact.survey else Kind.CITIZEN,
-                    caller=caller if caller and caller != "<unknown>" else None,
-                    queue=contact.queue,
-                    agent=contact.agent,
-                    ivr_path=tuple(contact.ivr_path),
-                    since=None if since is None else datetime.fromtimestamp(since, self.tz),
-                    seconds=round(max(0.0, now - since), 1) if since is not None else None,
-                )
-            )
-        calls.sort(key=lambda c: (c.since or datetime.max.replace(tzinfo=UTC), c.call_id))
-        names = sorted({q for m in self.members.values() for q in m.queues} | set(waits))
-        return LiveSnapshot(
-            pbx=self.pbx,
-            now=datetime.fromtimestamp(wall, self.tz),
-            link=self._health().ami,
-            calls=tuple(calls),
-            totals=totals,
-            queues=tuple(self._queue(name, waits.get(name, [])) for name in names),
-            agents=tuple(
-                AgentNow(m.name, m.interface, tuple(sorted(m.queues)), m.state)
-                for m in sorted(self.members.values(), key=lambda m: (m.name, m.interface))
-            ),
-            today=Today(
-                day=today.day,
-                figures=today.tally.figures(),
-                by_outcome=dict(sorted(today.tally.by_outcome.items())),
-                contacts_by_hour=tuple(today.by_hour),
-            ),
-        )
+    def snapshot(self, *, with_calls: bool = True) -> LiveSnapshot:
+        """What is happening now, built in one go; ``with_calls=False`` leaves the list of calls
+        empty (counts, queues, agents and today only: what a metrics scrape reads, at a fraction
+        of the cost with thousands of calls in progress)."""
+        building = _Building(self, with_calls=with_calls)
+        building.add(list(self.tracker.contacts.values()))
+        return building.finish()
+
+    async def snapshot_async(self, chunk: int = SNAPSHOT_CHUNK) -> LiveSnapshot:
+        """The same, built ``chunk`` contacts at a time with the event loop let in between.
+
+        At 10,000 calls in progress one snapshot took ~100 ms: every AMI event behind it waited
+        that long (bench/daemon_load.py). The calls are those open when it starts, each read as
+        it is when its chunk runs (a few milliseconds apart; one that ended by then is left out).
+        """
+        building = _Building(self)
+        contacts = list(self.tracker.contacts.values())
+        for at in range(0, len(contacts), chunk):
+            if at:
+                await asyncio.sleep(0)
+            building.add(contacts[at : at + chunk])
+        return building.finish()
 
     def _queue(self, name: str, waits: list[float]) -> QueueNow:
         members = [m for m in self.members.values() if name in m.queues]
@@ -316,6 +290,78 @@ class LiveView:
             longest_wait_s=round(max(waits), 1) if waits else 0.0,
             members=len(members),
             available=sum(1 for m in members if m.state is AgentState.AVAILABLE),
+        )
+
+
+class _Building:
+    """One snapshot being built: the calls so far, by state and by queue."""
+
+    __slots__ = ("calls", "now", "today", "totals", "view", "waits", "wall", "with_calls")
+
+    def __init__(self, view: LiveView, *, with_calls: bool = True) -> None:
+        self.view = view
+        self.with_calls = with_calls
+        self.today = view._roll()
+        self.wall = view.clock()
+        self.now = view.pbx_now()
+        self.calls: list[LiveCall] = []
+        self.totals = dict.fromkeys(CallState, 0)
+        self.waits: dict[str, list[float]] = {}
+
+    def add(self, contacts: Iterable[Contact]) -> None:
+        now, tz, calls, totals = self.now, self.view.tz, self.calls, self.totals
+        for contact in contacts:
+            state = contact_state(contact)
+            if state is None:
+                continue
+            totals[state] += 1
+            if state is CallState.TALKING:
+                since = contact.answered_at or contact.started
+            elif state is CallState.WAITING:
+                since = contact.queued_at or contact.started
+                if contact.queue:
+                    self.waits.setdefault(contact.queue, []).append(now - (since or now))
+            else:
+                since = contact.started
+            if not self.with_calls:
+                continue
+            first = contact.channels.get(contact.linkedid)
+            caller = first.caller_num if first is not None else None
+            calls.append(
+                LiveCall(
+                    call_id=contact.call_id,
+                    state=state,
+                    kind=Kind.SURVEY if contact.survey else Kind.CITIZEN,
+                    caller=caller if caller and caller != "<unknown>" else None,
+                    queue=contact.queue,
+                    agent=contact.agent,
+                    ivr_path=tuple(contact.ivr_path),
+                    since=None if since is None else datetime.fromtimestamp(since, tz),
+                    seconds=round(max(0.0, now - since), 1) if since is not None else None,
+                )
+            )
+
+    def finish(self) -> LiveSnapshot:
+        view, today, waits = self.view, self.today, self.waits
+        self.calls.sort(key=lambda c: (c.since or _NO_TIME, c.call_id))
+        names = sorted({q for m in view.members.values() for q in m.queues} | set(waits))
+        return LiveSnapshot(
+            pbx=view.pbx,
+            now=datetime.fromtimestamp(self.wall, view.tz),
+            link=view._health().ami,
+            calls=tuple(self.calls),
+            totals=self.totals,
+            queues=tuple(view._queue(name, waits.get(name, [])) for name in names),
+            agents=tuple(
+                AgentNow(m.name, m.interface, tuple(sorted(m.queues)), m.state)
+                for m in sorted(view.members.values(), key=lambda m: (m.name, m.interface))
+            ),
+            today=Today(
+                day=today.day,
+                figures=today.tally.figures(),
+                by_outcome=dict(sorted(today.tally.by_outcome.items())),
+                contacts_by_hour=tuple(today.by_hour),
+            ),
         )
 
 

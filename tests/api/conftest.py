@@ -175,10 +175,13 @@ class FakeLive:
             raise self.fail_with
         return self.health_body
 
-    def snapshot(self) -> LiveSnapshot:
+    def snapshot(self, *, with_calls: bool = True) -> LiveSnapshot:
         if self.fail_with is not None:
             raise self.fail_with
-        return self.snap
+        return self.snap if with_calls else replace(self.snap, calls=())
+
+    async def snapshot_async(self) -> LiveSnapshot:
+        return self.snapshot()
 
 
 @pytest.fixture
