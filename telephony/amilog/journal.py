@@ -39,7 +39,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from telephony.health import JournalHealth
 
@@ -54,12 +54,13 @@ _TIMESTAMP_HEADER = b"\nTimestamp:"
 _PBX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class JournalPosition:
+class JournalPosition(NamedTuple):
     """Where a frame starts in the journal: file sequence number, then byte offset in that file.
 
     Offsets count the file's uncompressed bytes, so a position stays valid after the file was
-    gzipped. Positions order by (seq, offset).
+    gzipped. Positions order by (seq, offset). A tuple: one is made per frame received and the
+    checkpoint takes the least of thousands, both in C (a frozen dataclass cost ~1 µs to build
+    and compared in Python).
     """
 
     seq: int
