@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -60,6 +59,9 @@ def _when(text: str | None, what: str, tz: tzinfo) -> datetime | None:
 @contextlib.contextmanager
 def _progress(total: int) -> Iterator[Callable[[int], None]]:
     """A progress bar (bytes read of ``total``) on stderr when it is a terminal (rich)."""
+    if not sys.stderr.isatty():  # a pipe or a file: no bar, and rich is not even imported
+        yield lambda _done: None
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -105,6 +107,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from telephony.amilog.server import serve_logs
 
         listen = _address(args.serve, "--serve")
+        import asyncio
+
         asyncio.run(serve_logs(paths, listen, speed=speed, secret=args.secret))
         return 0
     from storage.engine import make_engine
@@ -249,6 +253,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from telephony.simulator.server import run_simulator
 
     listen = _address(args.listen, "--listen")
+    import asyncio
+
     asyncio.run(
         run_simulator(
             listen,
@@ -269,6 +275,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon against a real PBX."""
+    import asyncio
+
     from telephony.config import ConfigError, load_settings
     from telephony.service import run_daemon
 
@@ -285,6 +293,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulator + daemon + status server + SQLite in one process."""
+    import asyncio
+
     from telephony.demo import run_demo
 
     Path("var").mkdir(exist_ok=True)

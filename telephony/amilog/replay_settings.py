@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from telephony.calls.configure import tracker_config
 from telephony.calls.contact import TrackerConfig
-from telephony.config import load_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +39,11 @@ def replay_settings(
         tracker = TrackerConfig()
         database = default_db
     else:
+        # The config model (pydantic, pydantic-settings: ~0.2 s to import) only when a file is
+        # read: a plain `hotline replay` starts without it.
+        from telephony.calls.configure import tracker_config
+        from telephony.config import load_settings
+
         settings = load_settings(config)
         tracker = tracker_config(settings.pbx)
         database = settings.database.url
