@@ -1,17 +1,17 @@
 """Schema management: run the Alembic migrations in `storage/migrations` without an alembic.ini.
 
-Three starts, cheapest first, none of the first two loading Alembic (~150 ms of imports):
-a database already at the packaged head is left alone; an empty one (no hotline table, no
-`alembic_version`) gets the models' tables (`METADATA.create_all`, which the schema tests keep
-identical to what the migrations build) and the head revision stamped as Alembic would; anything
-else (an older revision, tables without a version) runs `alembic upgrade head`.
+Three cases, cheapest first; the first two do not load Alembic (~150 ms of imports). A database
+already at the packaged head is left alone. An empty one (no hotline table, no `alembic_version`)
+gets the models' tables (`METADATA.create_all`, which the schema tests keep identical to what the
+migrations build) and the head revision stamped as Alembic would. Anything else (an older
+revision, tables without a version) runs `alembic upgrade head`.
 
-Several daemons share one PostgreSQL and each migrates at start: on PostgreSQL both the creation and
-the upgrade run in one transaction under one advisory lock, and the creation re-checks emptiness
-once it holds the lock, so concurrent starts create the schema or apply each revision once. On
-SQLite the creation holds the write lock from its first statement (`BEGIN IMMEDIATE`). Within one
-process, upgrades are serialised by a lock (Alembic's context is process-global). An SQLite upgrade
-has no cross-process guard.
+Several daemons share one PostgreSQL and each migrates at start: on PostgreSQL the creation and the
+upgrade each run in one transaction under the same advisory lock, and the creation re-checks
+emptiness once it holds the lock, so concurrent starts create the schema or apply each revision
+once. On SQLite the creation holds the write lock from its first statement (`BEGIN IMMEDIATE`).
+Within one process, upgrades are serialised by a lock (Alembic's context is process-global). An
+SQLite upgrade has no cross-process guard.
 """
 
 from __future__ import annotations

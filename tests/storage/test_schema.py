@@ -18,10 +18,21 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    func,
+    inspect,
+    select,
+    text,
+)
 
 import storage
-from storage import CallWriter, StorageError, get_call, make_engine, mask_url, migrate
+from storage import CallWriter, StorageError, get_call, make_engine, mask_url, migrate, schema
 from storage.models import METADATA
 from storage.schema import MIGRATIONS_DIR, alembic_config, current_revision, head_revision
 from storage.tables import CALLS
@@ -160,6 +171,26 @@ def test_a_created_database_is_at_the_head_and_takes_calls(
 
         assert CallWriter(engine).write(records) == 3
         assert [get_call(engine, record.call_id) for record in records] == records
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_creation_leaves_the_database_empty(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables and stamp are one transaction: a refused stamp takes the tables back with it."""
+    refusing = Table(
+        "alembic_version",
+        MetaData(),
+        Column("version_num", String(32), CheckConstraint("version_num = 'never'"), nullable=False),
+    )
+    monkeypatch.setattr(schema, "_VERSION_TABLE", refusing)
+    engine = make_engine(db_url)
+    try:
+        where = re.escape(mask_url(engine.url))
+        with pytest.raises(StorageError, match=rf"^migrating {where}: "):
+            migrate(engine)
+        assert inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
 
