@@ -48,7 +48,6 @@ class SurveyRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     call_id: str
-    kind: str = Field(default="survey", sa_column_kwargs={"server_default": "survey"})
     pbx: str
     number: str
     agent: str | None = None
@@ -68,6 +67,8 @@ class SurveyRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime())
     updated_at: datetime = Field(sa_type=UTCDateTime())
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime())
+    # 'survey' or 'callback'; last, as migration 0012 added it, so a fresh schema matches.
+    kind: str = Field(default="survey", sa_column_kwargs={"server_default": "survey"})
 
 
 class SurveyAttemptRow(SQLModel, table=True):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, RowMapping, Table
+from sqlalchemy import JSON, DateTime, Dialect, Index, RowMapping, Table, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -124,10 +124,13 @@ class CallRow(SQLModel, table=True):
     survey_rating: int | None = None
     close_reason: str
     transfers: int = 0
-    transferred: bool = False  # transfers > 0, kept as a column for reports (migration 0002)
     hold_s: float = 0.0
     notes: list[str] = Field(default_factory=list, sa_type=JSONList)
     updated_at: datetime = Field(sa_type=UTCDateTime())
+    # Columns added by later migrations come last, in migration order and with their server
+    # defaults, so that a new database created from the models has the table the migrations build.
+    # transfers > 0, kept as a column for reports (migration 0002).
+    transferred: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # The disposition's category (hot issues of `hotline report`); set with the disposition, not
     # part of the CallRecord, so a re-written record keeps it (writer.ENRICHMENT_COLUMNS).
     category: str | None = None
