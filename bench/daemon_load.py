@@ -151,6 +151,7 @@ async def step(rate: float, args: argparse.Namespace) -> dict[str, Any]:
             "HOTLINE_JOURNAL__DIR": str(tmp / "journal"),
             "HOTLINE_RECORDING__RETENTION_DAYS": "0",
             "HOTLINE_LOG__LEVEL": "WARNING",
+            "HOTLINE_API__PUBLISH_INTERVAL_S": str(args.publish_interval),
         },
     )
     daemon = Daemon(settings)
@@ -326,6 +327,12 @@ async def main() -> None:
     parser.add_argument("--log", type=Path, help="replay: this log instead of a generated one")
     parser.add_argument("--keep", action="store_true", help="replay: keep the generated log")
     parser.add_argument(
+        "--publish-interval",
+        type=float,
+        default=2.0,
+        help="the daemon's [api] publish_interval_s (default 2, as shipped; 0: one PBX, off)",
+    )
+    parser.add_argument(
         "--interleave", type=int, default=850, help="replay: lanes of bursts (~12 open calls each)"
     )
     parser.add_argument("--serve-rate", type=float, help=argparse.SUPPRESS)
@@ -350,7 +357,8 @@ async def main() -> None:
         args.ramp_events = _ramp_of(args.log)
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores; AMI codec: "
-        f"{codec_description()}; source ({args.source}) in its own process, over TCP"
+        f"{codec_description()}; source ({args.source}) in its own process, over TCP; "
+        f"live status published for peers every {args.publish_interval:g} s (0: never)"
     )
     lag_what = "send->tracker" if replay else "frame->record"
     print(

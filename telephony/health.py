@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from telephony.ami.link import LinkSnapshot
+if TYPE_CHECKING:  # the AMI link (and asyncio) load with the daemon, not with `hotline replay`
+    from telephony.ami.link import LinkSnapshot
 
 
 class HealthStatus(StrEnum):
