@@ -60,3 +60,21 @@ def test_replay_into_a_current_database_does_not_load_alembic(tmp_path: Path) ->
     loaded = _loaded_after(first)  # the same database again: already at the head
     assert "alembic" not in loaded
     assert "aiohttp" not in loaded
+
+
+def test_replay_loads_no_daemon_config_progress_bar_or_web_server(tmp_path: Path) -> None:
+    """A plain replay into a new database (no --config, output not a terminal) needs neither the
+    config model, the progress bar, the web server nor Alembic."""
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    capture = str(CAPTURES / "01_answered.main.raw")
+    watched = ("telephony.config", "pydantic_settings", "rich", "aiohttp", "alembic")
+    probe = (
+        "import json, sys\n"
+        "from telephony.cli import main\n"
+        f"assert main(['replay', {capture!r}, '--db', {db!r}]) == 0\n"
+        f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

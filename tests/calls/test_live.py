@@ -135,3 +135,31 @@ def test_health_status_is_derived_from_the_parts() -> None:
     ready = replace(health.ami, state=LinkState.READY)
     assert replace(health, ami=ready).status is HealthStatus.OK
     assert live.snapshot().link.since == health.ami.since  # the same link, the same zone
+
+
+async def test_a_snapshot_built_a_chunk_at_a_time_is_the_snapshot_built_at_once() -> None:
+    pipeline, live, _ = build()
+    compared = 0
+    for frame in frames_of("06_burst_20.main.raw"):
+        pipeline.feed(frame)
+        whole = live.snapshot()
+        if len(whole.calls) < 5:
+            continue
+        # Three contacts per turn of the loop: several turns, nothing fed in between.
+        built = await live.snapshot_async(chunk=3)
+        assert replace(built, link=whole.link) == whole  # the link's age moves on meanwhile
+        compared += 1
+    assert compared > 100  # the burst keeps five or more calls open for a good while
+
+
+def test_a_snapshot_without_calls_has_the_same_counts_queues_and_day() -> None:
+    pipeline, live, _ = build()
+    checked = 0
+    for frame in frames_of("06_burst_20.main.raw"):
+        pipeline.feed(frame)
+        whole = live.snapshot()
+        summary = live.snapshot(with_calls=False)
+        assert summary.calls == ()
+        assert replace(summary, link=whole.link) == replace(whole, calls=())
+        checked += bool(whole.calls)
+    assert checked > 0
