@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from storage.errors import StorageError
-from storage.live_snapshots import Published, publish_and_read
-from telephony.api.models import PbxStatus, status_of
+from storage.live_snapshots import publish_and_read
+from telephony.api.models import PbxStatus
+from telephony.api.status_json import status_json
 from telephony.calls.live import LiveSnapshot
 
 log = logging.getLogger("hotline.api.peers")
@@ -31,6 +32,14 @@ class Peer:
 
     published_at: datetime
     status: PbxStatus  # unmasked
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A PBX's row as read: parsed only when someone asks (``PeerView.peers``)."""
+
+    published_at: datetime
+    body: str
 
 
 class PeerView:
@@ -50,15 +59,42 @@ class PeerView:
         self.snapshot = snapshot
         self.interval_s = interval_s
         self.wall = wall
-        self.peers: dict[str, Peer] = {}
+        self._rows: dict[str, _Stored] = {}
+        self._parsed: dict[str, tuple[datetime, Peer | None]] = {}
         self._failing = False
 
+    @property
+    def peers(self) -> dict[str, Peer]:
+        """The other PBXs' statuses, parsed from their rows when first asked for after each
+        publication. Parsing is the expensive part (~18 ms per 1,000 calls of a peer): done for
+        every peer at every interval, a province of busy PBXs kept each daemon's event loop
+        busy; now only /api/status/all pays it, once per publication."""
+        peers: dict[str, Peer] = {}
+        for pbx, row in self._rows.items():
+            cached = self._parsed.get(pbx)
+            if cached is None or cached[0] != row.published_at:
+                cached = (row.published_at, self._parse(pbx, row))
+                self._parsed[pbx] = cached
+            if cached[1] is not None:
+                peers[pbx] = cached[1]
+        return peers
+
+    @staticmethod
+    def _parse(pbx: str, row: _Stored) -> Peer | None:
+        try:
+            return Peer(row.published_at, PbxStatus.model_validate_json(row.body))
+        except ValidationError as exc:
+            # A daemon of another version may publish another shape: skip it, say which.
+            log.warning("live snapshot of %r is not readable: %s", pbx, exc.error_count())
+            return None
+
     async def publish(self) -> None:
-        """Store this PBX's status and refresh the others' (a database error is logged once)."""
-        snapshot = await self.snapshot()  # on the loop (a few ms at a time)
+        """Store this PBX's status and read the others' rows (a database error is logged once)."""
+        # Built and rendered on the loop a few milliseconds at a time; stored in a thread.
+        body = await status_json(await self.snapshot(), show_numbers=True)
         now = datetime.fromtimestamp(self.wall(), UTC)
         try:
-            rows = await asyncio.to_thread(self._store, snapshot, now)
+            rows = await asyncio.to_thread(publish_and_read, self.engine, self.pbx, now, body)
         except StorageError as exc:
             if not self._failing:
                 log.warning("live snapshot: %s (retrying every %.0f s)", exc, self.interval_s)
@@ -67,23 +103,10 @@ class PeerView:
         if self._failing:
             log.info("live snapshot: publishing again")
         self._failing = False
-        peers: dict[str, Peer] = {}
-        for row in rows:
-            if row.pbx == self.pbx:
-                continue
-            try:
-                peers[row.pbx] = Peer(row.published_at, PbxStatus.model_validate_json(row.body))
-            except ValidationError as exc:
-                # A daemon of another version may publish another shape: skip it, say which.
-                log.warning("live snapshot of %r is not readable: %s", row.pbx, exc.error_count())
-        self.peers = peers
-
-    def _store(self, snapshot: LiveSnapshot, now: datetime) -> list[Published]:
-        """In a worker thread: the snapshot (immutable) as JSON, stored, everyone's read back.
-        Building the API model of thousands of calls took 20-50 ms; on the event loop that was a
-        stall every interval (lag p99 40 ms at 20 k events/s in bench/daemon_load.py)."""
-        body = status_of(snapshot, show_numbers=True).model_dump_json(by_alias=True)
-        return publish_and_read(self.engine, self.pbx, now, body)
+        self._rows = {
+            row.pbx: _Stored(row.published_at, row.body) for row in rows if row.pbx != self.pbx
+        }
+        self._parsed = {pbx: v for pbx, v in self._parsed.items() if pbx in self._rows}
 
     def is_stale(self, published_at: datetime) -> bool:
         """Older than three publication intervals."""
