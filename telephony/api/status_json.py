@@ -56,8 +56,8 @@ def _call(call: LiveCall, show_numbers: bool) -> dict[str, Any]:
     """One call as LiveCallOut writes it (fields in its order)."""
     return {
         "call_id": call.call_id,
-        "state": call.state.value,
-        "kind": call.kind.value,
+        "state": call.state,  # StrEnum members: JSON writes their values
+        "kind": call.kind,
         "caller": call.caller if show_numbers else mask_number(call.caller),
         "queue": call.queue,
         "agent": call.agent,

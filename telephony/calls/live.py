@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime, tzinfo
+from typing import NamedTuple
 
 from telephony.ami import events as ev
 from telephony.ami.link import LinkSnapshot
@@ -89,9 +91,10 @@ class Member:
         return _DEVICE_STATE.get(self.status, AgentState.UNKNOWN)
 
 
-@dataclass(frozen=True, slots=True)
-class LiveCall:
-    """One contact in progress; ``caller`` unmasked (mask before showing it)."""
+class LiveCall(NamedTuple):
+    """One contact in progress; ``caller`` unmasked (mask before showing it). A tuple: a
+    snapshot makes one per call in progress (a frozen dataclass took ~3 µs each, a third of a
+    10,000-call snapshot)."""
 
     call_id: str
     state: CallState
@@ -158,7 +161,11 @@ class _Day:
 
 # A snapshot of this many contacts is built between two turns of the event loop (~5 ms).
 SNAPSHOT_CHUNK = 500
-_NO_TIME = datetime.max.replace(tzinfo=UTC)
+_NEVER = math.inf  # calls without a time sort last
+
+
+def _order(entry: tuple[float, str, LiveCall]) -> tuple[float, str]:
+    return entry[0], entry[1]
 
 
 def contact_state(contact: Contact) -> CallState | None:
@@ -304,7 +311,9 @@ class _Building:
         self.today = view._roll()
         self.wall = view.clock()
         self.now = view.pbx_now()
-        self.calls: list[LiveCall] = []
+        # (entered its state, call id, call): sorted on the epoch float (aware datetimes in a
+        # zone compare through utcoffset(), half of a 10,000-call snapshot's time).
+        self.calls: list[tuple[float, str, LiveCall]] = []
         self.totals = dict.fromkeys(CallState, 0)
         self.waits: dict[str, list[float]] = {}
 
@@ -327,29 +336,35 @@ class _Building:
                 continue
             first = contact.channels.get(contact.linkedid)
             caller = first.caller_num if first is not None else None
+            call_id = contact.call_id
+            order = _NEVER if since is None else since
             calls.append(
-                LiveCall(
-                    call_id=contact.call_id,
-                    state=state,
-                    kind=Kind.SURVEY if contact.survey else Kind.CITIZEN,
-                    caller=caller if caller and caller != "<unknown>" else None,
-                    queue=contact.queue,
-                    agent=contact.agent,
-                    ivr_path=tuple(contact.ivr_path),
-                    since=None if since is None else datetime.fromtimestamp(since, tz),
-                    seconds=round(max(0.0, now - since), 1) if since is not None else None,
+                (
+                    order,
+                    call_id,
+                    LiveCall(
+                        call_id=call_id,
+                        state=state,
+                        kind=Kind.SURVEY if contact.survey else Kind.CITIZEN,
+                        caller=caller if caller and caller != "<unknown>" else None,
+                        queue=contact.queue,
+                        agent=contact.agent,
+                        ivr_path=tuple(contact.ivr_path),
+                        since=None if since is None else datetime.fromtimestamp(since, tz),
+                        seconds=round(max(0.0, now - since), 1) if since is not None else None,
+                    ),
                 )
             )
 
     def finish(self) -> LiveSnapshot:
         view, today, waits = self.view, self.today, self.waits
-        self.calls.sort(key=lambda c: (c.since or _NO_TIME, c.call_id))
+        self.calls.sort(key=_order)
         names = sorted({q for m in view.members.values() for q in m.queues} | set(waits))
         return LiveSnapshot(
             pbx=view.pbx,
             now=datetime.fromtimestamp(self.wall, view.tz),
             link=view._health().ami,
-            calls=tuple(self.calls),
+            calls=tuple(call for _, _, call in self.calls),
             totals=self.totals,
             queues=tuple(view._queue(name, waits.get(name, [])) for name in names),
             agents=tuple(
