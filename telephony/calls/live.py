@@ -164,10 +164,6 @@ SNAPSHOT_CHUNK = 500
 _NEVER = math.inf  # calls without a time sort last
 
 
-def _order(entry: tuple[float, str, LiveCall]) -> tuple[float, str]:
-    return entry[0], entry[1]
-
-
 def contact_state(contact: Contact) -> CallState | None:
     """Where a contact in progress is; None once the caller left.
 
@@ -358,7 +354,7 @@ class _Building:
 
     def finish(self) -> LiveSnapshot:
         view, today, waits = self.view, self.today, self.waits
-        self.calls.sort(key=_order)
+        self.calls.sort()  # on (time, call id), unique: compared in C, the call never reached
         names = sorted({q for m in view.members.values() for q in m.queues} | set(waits))
         return LiveSnapshot(
             pbx=view.pbx,
