@@ -409,6 +409,8 @@ class Daemon:
             _COLLECTOR.release()
         with contextlib.suppress(Exception):
             self.scheduler.shutdown(wait=False)
+        if self.peers is not None:
+            await self.peers.close()  # a publication in progress finishes first
         if self.ivr is not None:
             await self.ivr.stop()
         if self.surveys is not None:
