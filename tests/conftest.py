@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,7 +61,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hotline.db'}"
         return
-    admin: Engine = request.getfixturevalue("pg_admin_engine")
+    with throwaway_pg_database(request.getfixturevalue("pg_admin_engine")) as url:
+        yield url
+
+
+@contextmanager
+def throwaway_pg_database(admin: Engine) -> Iterator[str]:
+    """A new PostgreSQL database on `admin`'s server (its URL), dropped afterwards."""
     name = f"hotline_test_{uuid.uuid4().hex[:16]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

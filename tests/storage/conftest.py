@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+
+from tests.conftest import throwaway_pg_database
 
 
 @pytest.fixture
@@ -17,14 +17,5 @@ def other_db_url(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'other.db'}"
         return
-    admin: Engine = request.getfixturevalue("pg_admin_engine")
-    name = f"hotline_test_{uuid.uuid4().hex[:16]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(drivername="postgresql", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with throwaway_pg_database(request.getfixturevalue("pg_admin_engine")) as url:
+        yield url

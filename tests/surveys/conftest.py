@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from storage import surveys as store
 from telephony.config import Settings, load_settings
 from telephony.simulator.model import SimConfig
 from telephony.simulator.server import SimulatorServer
 from telephony.surveys.policy import Candidate
+from tests.conftest import throwaway_pg_database
 from tests.simulator.amiclient import AmiTestClient
 
 SECRET = "sim-secret-survey"
@@ -123,13 +123,5 @@ async def wait_for(what: str, check: Callable[[], bool], within: float = 30.0) -
 @pytest.fixture
 def db_url_pg(pg_admin_engine: Engine) -> Iterator[str]:
     """A fresh PostgreSQL database's URL (dropped after the test)."""
-    name = f"hotline_test_{uuid.uuid4().hex[:16]}"
-    with pg_admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_admin_engine.url.set(drivername="postgresql", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with pg_admin_engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with throwaway_pg_database(pg_admin_engine) as url:
+        yield url
