@@ -473,13 +473,14 @@ class _CollectorTuning:
     """The cycle collector set for a daemon under load, while one runs in this process.
 
     What start-up made (modules, SQLAlchemy, pydantic, aiohttp: most objects of the process) is
-    frozen out of collections, and the young generation is collected after 50,000 new
-    containers instead of 700 (frames, events and records die young, by reference counting),
-    the oldest after 100 middle ones instead of 10. A full collection walks every container
-    alive: at 10,000 calls in progress one took ~130 ms, and they came every 2-3 s, each a stall
-    for every AMI event behind it (bench/daemon_load.py). Cycles are still collected, less
-    often; the settings come back when the last daemon of the process stops (tests run several).
-    """
+    frozen out of collections, the young generation is collected after 10,000 new containers
+    instead of 700 (frames, events and records die young, by reference counting) and the oldest
+    after 100 middle ones instead of 10. A full collection walks every container alive: at
+    10,000 calls in progress one took ~130 ms, and they came every 2-3 s, each a stall for every
+    AMI event behind it (bench/daemon_load.py); now ~80 ms about every half minute (50,000 young
+    made the young and middle collections themselves take up to 60 and 180 ms). Cycles are still
+    collected, less often; the settings come back when the last daemon of the process stops
+    (tests run several)."""
 
     THRESHOLDS = (10_000, 10, 100)
 
