@@ -491,7 +491,8 @@ class _CollectorTuning:
     def acquire(self) -> None:
         if self._users == 0:
             self._before = gc.get_threshold()
-            gc.collect()
+            # No collection first: garbage left by whatever ran before (in tests, an earlier
+            # test's) would be finalised here, its warnings landing on this start.
             gc.freeze()
             gc.set_threshold(*self.THRESHOLDS)
         self._users += 1
