@@ -253,9 +253,8 @@ def make_log(path: Path, window: int, interleave: int) -> None:
 
     plain = path.with_suffix(".plain")
     per_copy, _ = generate(plain, 1)  # one copy of the burst: its events
-    lanes_n = interleave
     # Every lane needs its first copy plus its share of the window.
-    _events, calls = generate(plain, lanes_n * per_copy + int(window * 1.1))
+    _events, calls = generate(plain, interleave * per_copy + int(window * 1.1))
     with plain.open("rb") as fp:
         banner = fp.readline()
         frames = fp.read().split(b"\r\n\r\n")[:-1]

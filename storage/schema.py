@@ -100,10 +100,10 @@ def migrate(engine: Engine) -> None:
     loading Alembic.
     """
     where = mask_url(engine.url)
-    if _up_to_date(engine):
+    heads = _script_heads()
+    if heads and _up_to_date(engine, heads):
         log.debug("database %s already at the packaged head", where)
         return
-    heads = _script_heads()
     if heads and _create_if_empty(engine, heads):
         return
     from alembic import command
@@ -193,11 +193,8 @@ def _script_heads() -> set[str] | None:
     return (revisions - parents) or None
 
 
-def _up_to_date(engine: Engine) -> bool:
-    """Whether the database is exactly at the packaged head(s); False when in any doubt."""
-    heads = _script_heads()
-    if not heads:
-        return False
+def _up_to_date(engine: Engine, heads: set[str]) -> bool:
+    """Whether the database is exactly at the packaged `heads`; False when in any doubt."""
     try:
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()

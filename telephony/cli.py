@@ -104,11 +104,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
             raise UsageError(f"replay: {path}: no such file")
     speed = _speed(args.speed)
     if args.serve:
+        import asyncio
+
         from telephony.amilog.server import serve_logs
 
         listen = _address(args.serve, "--serve")
-        import asyncio
-
         asyncio.run(serve_logs(paths, listen, speed=speed, secret=args.secret))
         return 0
     from storage.engine import make_engine
@@ -250,11 +250,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the PBX simulator (a real AMI server)."""
+    import asyncio
+
     from telephony.simulator.server import run_simulator
 
     listen = _address(args.listen, "--listen")
-    import asyncio
-
     asyncio.run(
         run_simulator(
             listen,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the AMI link (and asyncio) load with the daemon, not with `hotline replay`
+if TYPE_CHECKING:  # the AMI link loads with the daemon, not with `hotline replay`
     from telephony.ami.link import LinkSnapshot
 
 

@@ -12,12 +12,13 @@ from tests.paths import CAPTURES, ROOT
 HEAVY = ("alembic", "aiohttp", "sqlalchemy", "sqlmodel", "pydantic", "apscheduler", "psycopg")
 
 
-def _loaded_after(code: str) -> list[str]:
-    """Top-level packages from HEAVY imported by a fresh interpreter running ``code``."""
+def _loaded_after(code: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    """The modules of ``watched`` (packages: any of their modules) imported by a fresh
+    interpreter running ``code``."""
     probe = (
         "import json, sys\n"
         f"{code}\n"
-        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+        f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT
@@ -50,31 +51,16 @@ def test_version_names_the_codec_in_use() -> None:
     assert "AMI codec: pure Python (HOTLINE_CODEC=python)" in out.stdout
 
 
-def test_replay_into_a_current_database_does_not_load_alembic(tmp_path: Path) -> None:
+def test_replay_loads_only_what_it_uses(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'r.db'}"
     capture = str(CAPTURES / "01_answered.main.raw")
     first = (
         f"from telephony.cli import main\nassert main(['replay', {capture!r}, '--db', {db!r}]) == 0"
     )
-    assert "alembic" not in _loaded_after(first)  # a new database: created from the models
+    # A new database, created from the models; no --config, output not a terminal: neither
+    # Alembic, the config model, the progress bar nor the web server.
+    plain_replay = ("telephony.config", "pydantic_settings", "rich", "aiohttp", "alembic")
+    assert _loaded_after(first, plain_replay) == []
     loaded = _loaded_after(first)  # the same database again: already at the head
     assert "alembic" not in loaded
     assert "aiohttp" not in loaded
-
-
-def test_replay_loads_no_daemon_config_progress_bar_or_web_server(tmp_path: Path) -> None:
-    """A plain replay into a new database (no --config, output not a terminal) needs neither the
-    config model, the progress bar, the web server nor Alembic."""
-    db = f"sqlite:///{tmp_path / 'r.db'}"
-    capture = str(CAPTURES / "01_answered.main.raw")
-    watched = ("telephony.config", "pydantic_settings", "rich", "aiohttp", "alembic")
-    probe = (
-        "import json, sys\n"
-        "from telephony.cli import main\n"
-        f"assert main(['replay', {capture!r}, '--db', {db!r}]) == 0\n"
-        f"print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=ROOT
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -134,9 +134,9 @@ class PeerView:
             row.pbx: _Stored(row.published_at, row.body) for row in rows if row.pbx != self.pbx
         }
         self._parsed = {pbx: v for pbx, v in self._parsed.items() if pbx in self._rows}
-        self._pace(time.monotonic() - started, len(snapshot.calls))
+        self._pace(started, len(snapshot.calls))
 
-    def _pace(self, took_s: float, calls: int) -> None:
+    def _pace(self, started: float, calls: int) -> None:
         """Publish no more often than every ``COST_FACTOR`` times what the last one took, and at
         least every ``MAX_STRETCH`` intervals (peers call a PBX stale after three).
 
@@ -144,6 +144,7 @@ class PeerView:
         and storing it took ~150 ms of the event loop, and every 2 s that pushed the daemon's
         lag p99 at 20 k events/s from ~45 to ~60 ms (bench/daemon_load.py). A small PBX
         publishes every interval as configured."""
+        took_s = time.monotonic() - started
         wait = min(
             self.MAX_STRETCH * self.interval_s, max(self.interval_s, self.COST_FACTOR * took_s)
         )
@@ -162,7 +163,7 @@ class PeerView:
                 log.info("live snapshot: publishing every %.1f s again", self.interval_s)
             self._stretched = stretched
         # Due a little early: the scheduler's ticks are `interval_s` apart.
-        self._next_due = time.monotonic() - took_s + wait - 0.1 * self.interval_s
+        self._next_due = started + wait - 0.1 * self.interval_s
 
     def is_stale(self, published_at: datetime) -> bool:
         """Older than three publication intervals."""
