@@ -21,7 +21,8 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from storage import CallWriter, make_engine, migrate
-from storage.tables import CALLS, CallRow, record_to_row
+from storage.rows import record_to_row
+from storage.tables import CALLS, CallRow
 from telephony.calls.record import CallRecord, Direction, HangupBy, Kind, Outcome
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage.engine import mask_url
 from storage.errors import StorageError, db_reason
-from storage.tables import CALLS, record_to_row
+from storage.rows import record_to_row
+from storage.tables import CALLS
 from storage.workorders import WORK_ORDERS, WorkOrder, work_order_row
 from telephony.calls.record import CallRecord
 

@@ -27,7 +27,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from storage.engine import mask_url
 from storage.errors import StorageError, db_reason
-from storage.tables import CALLS, RECORD_FIELDS, record_from_row
+from storage.rows import RECORD_FIELDS
+from storage.tables import CALLS, record_from_row
 from storage.workorders import (
     WORK_ORDERS,
     WorkOrder,

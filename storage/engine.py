@@ -7,7 +7,6 @@ through `mask_url`, so a password never reaches a log or a traceback written by 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +16,16 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from storage.errors import StorageError, db_reason
+from storage.lite import SQLITE_BUSY_TIMEOUT_S as SQLITE_BUSY_TIMEOUT_S
+from storage.lite import SQLITE_PRAGMAS as SQLITE_PRAGMAS
+from storage.lite import apply_pragmas
+from storage.urls import MASK as _MASK
+from storage.urls import mask_url as mask_url
 
 SQLITE_DRIVER = "sqlite+pysqlite"
 POSTGRES_DRIVER = "postgresql+psycopg"
 
-# Applied to every new SQLite connection: WAL lets the status API read while the writer writes,
-# NORMAL is durable across application crashes (WAL fsyncs at checkpoints), and foreign keys are
-# off by default in SQLite.
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-)
-SQLITE_BUSY_TIMEOUT_S = 30.0
 POSTGRES_CONNECT_TIMEOUT_S = 10
-
-_MASK = "***"
-_USERINFO_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#@]*@")
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
-
-
-def mask_url(url: str | URL) -> str:
-    """The URL as text with any password (user info or `?password=`) replaced by `***`."""
-    if isinstance(url, URL):
-        text = url.render_as_string(hide_password=True)
-    else:
-        text = _USERINFO_PASSWORD.sub(rf"\g<1>{_MASK}@", url)
-    return _QUERY_PASSWORD.sub(rf"\g<1>{_MASK}", text)
 
 
 def normalize_url(url: str) -> URL:
@@ -124,9 +106,4 @@ def _sqlite_engine(url: URL, masked: str) -> Engine:
 
 
 def _apply_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
+    apply_pragmas(dbapi_connection)

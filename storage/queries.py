@@ -16,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage.engine import mask_url
 from storage.errors import StorageError, db_reason
-from storage.tables import CALLS, RECORD_FIELDS, record_from_row
+from storage.rows import RECORD_FIELDS
+from storage.tables import CALLS, record_from_row
 from telephony.calls.record import CallRecord
 
 # Rows fetched per round trip while streaming (a server-side cursor on PostgreSQL).

@@ -16,11 +16,8 @@ SQLite upgrade has no cross-process guard.
 
 from __future__ import annotations
 
-import ast
 import logging
-import re
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -39,13 +36,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storage.engine import mask_url
 from storage.errors import StorageError
+from storage.revisions import MIGRATIONS_DIR, script_heads
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 # pg_advisory_xact_lock key: "hotline" as a number, so it does not collide with other users.
 _PG_MIGRATION_LOCK = int.from_bytes(b"hotline", "big")
 # Alembic runs env.py through a module-level proxy (`alembic.context`), so two migrations in one
@@ -100,7 +97,7 @@ def migrate(engine: Engine) -> None:
     loading Alembic.
     """
     where = mask_url(engine.url)
-    heads = _script_heads()
+    heads = script_heads()
     if heads and _up_to_date(engine, heads):
         log.debug("database %s already at the packaged head", where)
         return
@@ -164,33 +161,6 @@ def _pg_lock(connection: Connection) -> None:
     """On PostgreSQL, hold the schema lock for the rest of the transaction (see the docstring)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-
-
-_ASSIGNMENT = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+)$", re.MULTILINE)
-
-
-def _script_heads() -> set[str] | None:
-    """The head revisions, read from the version files' ``revision``/``down_revision`` lines.
-
-    None when a file does not say plainly (Alembic then decides, as it always did).
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
-        text_ = path.read_text(encoding="utf-8")
-        found = {m.group(1): m.group(2) for m in _ASSIGNMENT.finditer(text_)}
-        try:
-            revision = ast.literal_eval(found["revision"])
-            down = ast.literal_eval(found.get("down_revision", "None"))
-        except (KeyError, ValueError, SyntaxError):
-            return None
-        if not isinstance(revision, str):
-            return None
-        revisions.add(revision)
-        for parent in down if isinstance(down, (tuple, list)) else (down,):
-            if isinstance(parent, str):
-                parents.add(parent)
-    return (revisions - parents) or None
 
 
 def _up_to_date(engine: Engine, heads: set[str]) -> bool:

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
+    from storage.writer import RecordWriter
     from telephony.calls.record import CallRecord
     from telephony.calls.tracker import TrackerConfig
 
@@ -111,8 +110,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         listen = _address(args.serve, "--serve")
         asyncio.run(serve_logs(paths, listen, speed=speed, secret=args.secret))
         return 0
-    from storage.engine import make_engine
-    from storage.schema import migrate
+    from storage.urls import sqlite_file
     from telephony.amilog.replay_settings import replay_settings
 
     config = Path(args.config) if args.config else None
@@ -120,29 +118,63 @@ def cmd_replay(args: argparse.Namespace) -> int:
         config, pbx=args.pbx, pbx_tz=args.pbx_tz, db=args.db, default_db=DEFAULT_DB
     )
     args.pbx, args.pbx_tz, args.db = settings.tracker.pbx, settings.zone, settings.db
+    file = sqlite_file(args.db)
+    if file is not None:
+        return _replay_into_sqlite_file(args, paths, file, speed, settings.tracker)
+    from storage.engine import make_engine
+    from storage.schema import migrate
+    from storage.writer import CallWriter
+
     engine = make_engine(args.db)
     try:
         migrate(engine)
-        return _replay_into(args, paths, engine, speed, settings.tracker)
+        return _replay_into(args, paths, CallWriter(engine), speed, settings.tracker)
     finally:
         engine.dispose()
+
+
+def _replay_into_sqlite_file(
+    args: argparse.Namespace,
+    paths: list[Path],
+    file: Path,
+    speed: float | None,
+    tracker_config: TrackerConfig,
+) -> int:
+    """The replay on the standard library's SQLite driver (storage.lite: no SQLAlchemy to load)."""
+    from storage.lite import LiteCallWriter, connect, prepare
+    from storage.urls import mask_url
+
+    where = mask_url(args.db)
+    connection = connect(file, where)
+    try:
+        if not prepare(connection, where):  # an older schema: Alembic upgrades it, once
+            from storage.engine import make_engine
+            from storage.schema import migrate
+
+            engine = make_engine(args.db)
+            try:
+                migrate(engine)
+            finally:
+                engine.dispose()
+        writer = LiteCallWriter(connection, where)
+        return _replay_into(args, paths, writer, speed, tracker_config)
+    finally:
+        connection.close()
 
 
 def _replay_into(
     args: argparse.Namespace,
     paths: list[Path],
-    engine: Engine,
+    writer: RecordWriter,
     speed: float | None,
     tracker_config: TrackerConfig,
 ) -> int:
-    from storage.writer import CallWriter
     from telephony.ami.skipping import skipping
     from telephony.amilog.replay import ReplayError, paced, replay
     from telephony.calls.clock import StreamClock
     from telephony.calls.tracker import CallTracker
     from telephony.pipeline import Pipeline, batch_collections
 
-    writer = CallWriter(engine)
     pending: list[CallRecord] = []
 
     def sink(records: list[CallRecord]) -> None:

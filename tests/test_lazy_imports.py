@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import throwaway_pg_database
 from tests.paths import CAPTURES, ROOT
 
 HEAVY = ("alembic", "aiohttp", "sqlalchemy", "sqlmodel", "pydantic", "apscheduler", "psycopg")
@@ -57,10 +61,23 @@ def test_replay_loads_only_what_it_uses(tmp_path: Path) -> None:
     first = (
         f"from telephony.cli import main\nassert main(['replay', {capture!r}, '--db', {db!r}]) == 0"
     )
-    # A new database, created from the models; no --config, output not a terminal: neither
-    # Alembic, the config model, the progress bar nor the web server.
-    plain_replay = ("telephony.config", "pydantic_settings", "rich", "aiohttp", "alembic")
+    # A new SQLite file, created from the generated schema (storage.lite), no --config, output
+    # not a terminal: neither SQLAlchemy, SQLModel, Alembic, the config model, the progress bar
+    # nor the web server.
+    plain_replay = (*HEAVY, "telephony.config", "pydantic_settings", "rich")
     assert _loaded_after(first, plain_replay) == []
-    loaded = _loaded_after(first)  # the same database again: already at the head
-    assert "alembic" not in loaded
-    assert "aiohttp" not in loaded
+    assert _loaded_after(first, plain_replay) == []  # the same file again: already at the head
+
+
+@pytest.mark.postgres
+def test_replay_into_postgresql_loads_alembic_only_when_due(pg_admin_engine: Engine) -> None:
+    capture = str(CAPTURES / "01_answered.main.raw")
+    with throwaway_pg_database(pg_admin_engine) as url:
+        argv = ["replay", capture, "--db", url]
+        code = f"from telephony.cli import main\nassert main({argv!r}) == 0"
+        new = _loaded_after(code)  # a new database: created from the models
+        again = _loaded_after(code)  # at the head
+    assert "sqlmodel" in new
+    assert "alembic" not in new
+    assert "alembic" not in again
+    assert "aiohttp" not in again
