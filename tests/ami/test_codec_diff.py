@@ -358,33 +358,6 @@ def test_prefilter_agrees(name: str, value: str, header: str, present: bool, cr:
     assert expected == interest.keeps(name, lambda h: frame.get(h) if h in frame.headers else None)
 
 
-@needs_c
-def test_compiled_rule_decisions_are_remembered_per_rule() -> None:
-    """The compiled core remembers a rule's decision per value: two rules deciding the same
-    values, in turns and again, each keep their own answers; long values and rules whose
-    equals is a mutable set are decided afresh every time."""
-    core = codec.compiled_core()
-    long_name = "HOTLINE_" + "X" * 60
-    values = ["HOTLINE_IVR", "OTHER", "SURVEY", long_name]
-    equals = {"SURVEY"}
-    rules = [
-        (frozenset({"VarSet"}), {"VarSet": (b"Variable", frozenset({"OTHER"}), ("HOTLINE_",))}),
-        (frozenset({"VarSet"}), {"VarSet": (b"Variable", frozenset({"SURVEY"}), ())}),
-        (frozenset({"VarSet"}), {"VarSet": (b"Variable", equals, ())}),
-    ]
-
-    def raw(value: str) -> bytes:
-        return f"Event: VarSet\r\nVariable: {value}\r\nValue: 1".encode()
-
-    for _ in range(3):
-        for value in values:
-            got = [core.keeps(rule, "VarSet", raw(value)) for rule in rules]
-            assert got == [value != "SURVEY", value == "SURVEY", value == "SURVEY"]
-    equals.add("OTHER")
-    assert core.keeps(rules[2], "VarSet", raw("OTHER")) is True
-    assert core.keeps(rules[1], "VarSet", raw("OTHER")) is False
-
-
 def _replayed(path: Any, skip: bool) -> tuple[list[Any], list[CallRecord], Any, int]:
     """``hotline replay``'s path: amilog.replay over the file, with or without the pipeline's
     prefilter in the codec."""
