@@ -72,18 +72,29 @@ static Py_ssize_t find_wide(const char *hay, Py_ssize_t n, const char *needle, P
 #endif
 
 static Py_ssize_t find_bytes(const char *hay, Py_ssize_t n, const char *needle, Py_ssize_t m) {
-    /* The first occurrence, like memmem. Needles here are 2-4 bytes: long haystacks (a chunk,
-     * a frame) are scanned 16 bytes at a time, short ones (a line) memchr-driven, where
-     * memmem's set-up would dominate. */
+    /* The first occurrence, like memmem. Long haystacks (a chunk, a frame) are scanned 16
+     * bytes at a time for the needle's first 2-4 bytes, each candidate then checked whole
+     * (header needles such as "\nVariable: " are longer); short ones (a line) memchr-driven,
+     * where memmem's set-up would dominate. */
     if (m == 0) return 0;
     if (n < m) return -1;
     Py_ssize_t from = 0;
 #if defined(__SSE2__)
-    if (m >= 2 && m <= 4 && n >= 64) {
-        int done;
-        Py_ssize_t at = find_wide(hay, n, needle, m, &done);
-        if (done) return at;
-        from = at;
+    if (m >= 2 && n >= 64) {
+        Py_ssize_t w = m < 4 ? m : 4;
+        while (n - from >= 64) {
+            int done;
+            Py_ssize_t at = from + find_wide(hay + from, n - from, needle, w, &done);
+            if (!done) {
+                from = at;
+                break;
+            }
+            if (at + m > n) return -1; /* later candidates fit even less */
+            Py_ssize_t k = w;
+            while (k < m && hay[at + k] == needle[k]) k++;
+            if (k == m) return at;
+            from = at + 1;
+        }
     }
 #endif
     const char *p = hay + from, *end = hay + n - m + 1; /* the last possible start + 1 */
@@ -443,25 +454,41 @@ fallback:
     Py_RETURN_NONE;
 }
 
-static PyObject *find_value(const char *p, Py_ssize_t n, const char *name, Py_ssize_t m) {
-    /* ~ Frame.find: "\n" + name + ": " ... up to "\n", trailing "\r"s dropped. */
-    const char *q = p;
-    Py_ssize_t left = n;
-    while (left >= m + 3) {
-        const char *nl = memchr(q, '\n', (size_t)(left - m - 2));
-        if (nl == NULL) break;
-        Py_ssize_t at = nl - p;
-        if (memcmp(nl + 1, name, (size_t)m) == 0 && nl[m + 1] == ':' && nl[m + 2] == ' ') {
-            Py_ssize_t pos = at + m + 3;
-            const char *end = memchr(p + pos, '\n', (size_t)(n - pos));
-            Py_ssize_t stop = end ? (Py_ssize_t)(end - p) : n;
-            while (stop > pos && p[stop - 1] == '\r') stop--;
-            return PyUnicode_DecodeUTF8(p + pos, stop - pos, "replace");
+/* Where the value of header name is in p: the first line that starts with name + ": ", searched
+ * as one needle "\n" + name + ": "; the value runs to the "\n", trailing "\r"s dropped.
+ * 1 found (*pos, *stop set), 0 not, -1 error. */
+static int find_span(const char *p, Py_ssize_t n, const char *name, Py_ssize_t m,
+                     Py_ssize_t *pos, Py_ssize_t *stop) {
+    char small[64];
+    char *needle = small;
+    if (m + 3 > (Py_ssize_t)sizeof(small)) {
+        needle = PyMem_Malloc((size_t)m + 3);
+        if (needle == NULL) {
+            PyErr_NoMemory();
+            return -1;
         }
-        q = nl + 1;
-        left = n - (q - p);
     }
-    Py_RETURN_NONE;
+    needle[0] = '\n';
+    memcpy(needle + 1, name, (size_t)m);
+    needle[m + 1] = ':';
+    needle[m + 2] = ' ';
+    Py_ssize_t at = find_bytes(p, n, needle, m + 3);
+    if (needle != small) PyMem_Free(needle);
+    if (at < 0) return 0;
+    *pos = at + m + 3;
+    const char *end = memchr(p + *pos, '\n', (size_t)(n - *pos));
+    *stop = end ? (Py_ssize_t)(end - p) : n;
+    while (*stop > *pos && p[*stop - 1] == '\r') *stop -= 1;
+    return 1;
+}
+
+static PyObject *find_value(const char *p, Py_ssize_t n, const char *name, Py_ssize_t m) {
+    /* ~ Frame.find */
+    Py_ssize_t pos, stop;
+    int found = find_span(p, n, name, m, &pos, &stop);
+    if (found < 0) return NULL;
+    if (!found) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(p + pos, stop - pos, "replace");
 }
 
 static PyObject *cc_find(PyObject *self, PyObject *args) {
@@ -476,22 +503,24 @@ static PyObject *cc_find(PyObject *self, PyObject *args) {
 /* compiled = (events: frozenset[str], rules: dict[str, (header: bytes, equals: frozenset[str],
  * prefixes: tuple[str, ...])]) */
 /* 1 kept, 0 skipped, -1 error. */
-static int keeps_impl(PyObject *compiled, PyObject *name, const char *p, Py_ssize_t n) {
-    PyObject *events = PyTuple_GET_ITEM(compiled, 0);
-    PyObject *rules = PyTuple_GET_ITEM(compiled, 1);
-    int in = PySet_Contains(events, name);
-    if (in <= 0) return in;
-    PyObject *rule = PyDict_GetItemWithError(rules, name);
-    if (rule == NULL) return PyErr_Occurred() ? -1 : 1;
-    PyObject *header, *equals, *prefixes;
-    if (!PyArg_ParseTuple(rule, "SOO!", &header, &equals, &PyTuple_Type, &prefixes)) return -1;
-    PyObject *value =
-        find_value(p, n, PyBytes_AS_STRING(header), PyBytes_GET_SIZE(header));
+/* A rule's decision on a header value is a pure function of the rule (an immutable tuple, held
+ * here so that its address is not reused; its equals a frozenset, its prefixes a tuple) and the
+ * value's bytes: remembered for short values, since the chatty events repeat a few dozen
+ * variable names and contexts. The decision itself decodes the value and looks it up in the
+ * rule's set of str. */
+#define RULE_CACHE 512
+#define RULE_VALUE_MAX 48
+typedef struct {
+    PyObject *rule;
+    Py_ssize_t len;
+    int kept;
+    char buf[RULE_VALUE_MAX];
+} RuleCacheEntry;
+static RuleCacheEntry rule_cache[RULE_CACHE];
+
+static int rule_decides(PyObject *equals, PyObject *prefixes, const char *v, Py_ssize_t len) {
+    PyObject *value = PyUnicode_DecodeUTF8(v, len, "replace");
     if (value == NULL) return -1;
-    if (value == Py_None) {
-        Py_DECREF(value);
-        return 0;
-    }
     int ok = PySet_Contains(equals, value);
     for (Py_ssize_t i = 0; ok == 0 && i < PyTuple_GET_SIZE(prefixes); i++) {
         Py_ssize_t hit = PyUnicode_Tailmatch(value, PyTuple_GET_ITEM(prefixes, i), 0,
@@ -500,6 +529,44 @@ static int keeps_impl(PyObject *compiled, PyObject *name, const char *p, Py_ssiz
     }
     Py_DECREF(value);
     return ok;
+}
+
+static int keeps_impl(PyObject *compiled, PyObject *name, const char *p, Py_ssize_t n) {
+    PyObject *events = PyTuple_GET_ITEM(compiled, 0);
+    PyObject *rules = PyTuple_GET_ITEM(compiled, 1);
+    int in = PySet_Contains(events, name);
+    if (in <= 0) return in;
+    PyObject *rule = PyDict_GetItemWithError(rules, name);
+    if (rule == NULL) return PyErr_Occurred() ? -1 : 1;
+    /* (header, equals, prefixes), read directly: PyArg_ParseTuple here cost as much as the
+     * rest of the decision, which runs for every frame of the chatty VarSet and Newexten. */
+    if (!PyTuple_CheckExact(rule) || PyTuple_GET_SIZE(rule) != 3 ||
+        !PyBytes_Check(PyTuple_GET_ITEM(rule, 0)) || !PyTuple_Check(PyTuple_GET_ITEM(rule, 2))) {
+        PyErr_SetString(PyExc_TypeError, "keeps(): a rule is (header, equals, prefixes)");
+        return -1;
+    }
+    PyObject *header = PyTuple_GET_ITEM(rule, 0);
+    Py_ssize_t pos, stop;
+    int found = find_span(p, n, PyBytes_AS_STRING(header), PyBytes_GET_SIZE(header), &pos, &stop);
+    if (found <= 0) return found; /* no such header: not kept */
+    const char *v = p + pos;
+    Py_ssize_t len = stop - pos;
+    if (len > RULE_VALUE_MAX || !PyFrozenSet_CheckExact(PyTuple_GET_ITEM(rule, 1)))
+        return rule_decides(PyTuple_GET_ITEM(rule, 1), PyTuple_GET_ITEM(rule, 2), v, len);
+    uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)rule >> 4);
+    for (Py_ssize_t i = 0; i < len; i++) h = (h ^ (unsigned char)v[i]) * 16777619u;
+    h ^= h >> 13;
+    RuleCacheEntry *entry = &rule_cache[h & (RULE_CACHE - 1)];
+    if (entry->rule == rule && entry->len == len && memcmp(entry->buf, v, (size_t)len) == 0)
+        return entry->kept;
+    int kept = rule_decides(PyTuple_GET_ITEM(rule, 1), PyTuple_GET_ITEM(rule, 2), v, len);
+    if (kept >= 0) {
+        Py_XSETREF(entry->rule, Py_NewRef(rule));
+        entry->len = len;
+        entry->kept = kept;
+        memcpy(entry->buf, v, (size_t)len);
+    }
+    return kept;
 }
 
 static PyObject *cc_keeps(PyObject *self, PyObject *args) {

@@ -11,12 +11,13 @@ Unknown events decode to :class:`UnknownEvent` with all their headers; the track
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, get_type_hints
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import field
+from typing import Any, ClassVar
 
 from telephony.ami import codec
 from telephony.ami.codec import Frame
+from telephony.ami.eventclass import frozen_event
 
 Converter = Callable[[str], Any]
 
@@ -44,7 +45,7 @@ def _str(value: str) -> str | None:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Event:
     """Every event: its name, stream time (epoch seconds, see docs) and frame number."""
 
@@ -55,7 +56,7 @@ class Event:
     KNOWN: ClassVar[bool] = True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class UnknownEvent(Event):
     """An event hotline has no type for; kept with its headers."""
 
@@ -63,7 +64,7 @@ class UnknownEvent(Event):
     KNOWN: ClassVar[bool] = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class ChannelEvent(Event):
     """An event about one channel (Asterisk's standard channel snapshot)."""
 
@@ -79,27 +80,27 @@ class ChannelEvent(Event):
     exten: str | None = h("Exten")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Newchannel(ChannelEvent):
     """A channel was created."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Newstate(ChannelEvent):
     """A channel changed state (Ring, Ringing, Up …)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class NewCallerid(ChannelEvent):
     """A channel's caller id changed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class NewConnectedLine(ChannelEvent):
     """A channel's connected line changed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Newexten(ChannelEvent):
     """A channel moved to a dialplan priority."""
 
@@ -107,7 +108,7 @@ class Newexten(ChannelEvent):
     app_data: str | None = h("AppData")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class VarSet(ChannelEvent):
     """A channel (or global) variable was set."""
 
@@ -115,21 +116,21 @@ class VarSet(ChannelEvent):
     value: str | None = h("Value")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class HangupRequest(ChannelEvent):
     """A hang-up was requested for the channel from outside it (the far end, AMI)."""
 
     cause: int | None = h("Cause")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class SoftHangupRequest(ChannelEvent):
     """The PBX asked the channel to hang up (dialplan Hangup(), shutdown …)."""
 
     cause: int | None = h("Cause")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Hangup(ChannelEvent):
     """A channel hung up, with its Q.850 cause."""
 
@@ -137,27 +138,27 @@ class Hangup(ChannelEvent):
     cause_txt: str | None = h("Cause-txt")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class MusicOnHoldStart(ChannelEvent):
     """Music on hold started on a channel."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class MusicOnHoldStop(ChannelEvent):
     """Music on hold stopped."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Hold(ChannelEvent):
     """A party put the call on hold."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Unhold(ChannelEvent):
     """A party took the call off hold."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class DTMFBegin(ChannelEvent):
     """A DTMF digit started."""
 
@@ -165,7 +166,7 @@ class DTMFBegin(ChannelEvent):
     direction: str | None = h("Direction")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class DTMFEnd(ChannelEvent):
     """A DTMF digit ended."""
 
@@ -174,17 +175,17 @@ class DTMFEnd(ChannelEvent):
     duration_ms: int | None = h("DurationMs")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class MixMonitorStart(ChannelEvent):
     """Recording started on a channel."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class MixMonitorStop(ChannelEvent):
     """Recording stopped on a channel."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class UserEvent(ChannelEvent):
     """A dialplan or AMI UserEvent; all headers are kept."""
 
@@ -192,14 +193,14 @@ class UserEvent(ChannelEvent):
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AsyncAGIStart(ChannelEvent):
     """A channel entered AGI(agi:async)."""
 
     env: str | None = h("Env")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AsyncAGIExec(ChannelEvent):
     """An AsyncAGI command finished (Result URL-encoded)."""
 
@@ -207,12 +208,12 @@ class AsyncAGIExec(ChannelEvent):
     result: str | None = h("Result")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AsyncAGIEnd(ChannelEvent):
     """A channel left AsyncAGI."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueCallerJoin(ChannelEvent):
     """A caller entered a queue."""
 
@@ -221,7 +222,7 @@ class QueueCallerJoin(ChannelEvent):
     count: int | None = h("Count")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueCallerLeave(ChannelEvent):
     """A caller left a queue (answered, timed out, or after an abandon)."""
 
@@ -230,7 +231,7 @@ class QueueCallerLeave(ChannelEvent):
     count: int | None = h("Count")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueCallerAbandon(ChannelEvent):
     """A caller hung up while waiting in a queue."""
 
@@ -240,7 +241,7 @@ class QueueCallerAbandon(ChannelEvent):
     hold_time: int | None = h("HoldTime")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AgentEvent(ChannelEvent):
     """A queue event about a caller (the channel fields) and a member (the Dest* fields)."""
 
@@ -257,32 +258,32 @@ class AgentEvent(ChannelEvent):
     reason: str | None = h("Reason")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AgentCalled(AgentEvent):
     """A queue member is being rung for a caller."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AgentRingNoAnswer(AgentEvent):
     """A queue member did not answer (RingTime in milliseconds)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AgentConnect(AgentEvent):
     """A queue member answered (HoldTime, RingTime in seconds)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AgentComplete(AgentEvent):
     """A queue call ended (TalkTime, Reason caller|agent|transfer)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AgentDump(AgentEvent):
     """A queue member hung up while the caller was being presented."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class DialEvent(ChannelEvent):
     """A dial attempt: the channel fields are the caller (may be empty), Dest* the callee."""
 
@@ -297,22 +298,22 @@ class DialEvent(ChannelEvent):
     dial_status: str | None = h("DialStatus")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class DialBegin(DialEvent):
     """A dial started."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class DialState(DialEvent):
     """A dial progressed (RINGING, PROGRESS …)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class DialEnd(DialEvent):
     """A dial ended (ANSWER, NOANSWER, BUSY, CANCEL …)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class LocalBridge(Event):
     """The two halves of a Local channel were bridged."""
 
@@ -326,7 +327,7 @@ class LocalBridge(Event):
     exten: str | None = h("Exten")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class LocalOptimizationBegin(Event):
     """A Local channel pair started optimising itself away."""
 
@@ -341,7 +342,7 @@ class LocalOptimizationBegin(Event):
     dest_uniqueid: str | None = h("DestUniqueId", "DestUniqueid")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class LocalOptimizationEnd(Event):
     """A Local channel pair finished optimising."""
 
@@ -352,7 +353,7 @@ class LocalOptimizationEnd(Event):
     success: str | None = h("Success")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BridgeEvent(Event):
     """An event about a bridge."""
 
@@ -362,17 +363,17 @@ class BridgeEvent(Event):
     num_channels: int | None = h("BridgeNumChannels")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BridgeCreate(BridgeEvent):
     """A bridge was created."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BridgeDestroy(BridgeEvent):
     """A bridge was destroyed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BridgeMerge(Event):
     """Two bridges were merged (From… into To…)."""
 
@@ -380,7 +381,7 @@ class BridgeMerge(Event):
     from_bridge_id: str | None = h("FromBridgeUniqueid")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BridgeChannelEvent(ChannelEvent):
     """A channel entered or left a bridge."""
 
@@ -389,17 +390,17 @@ class BridgeChannelEvent(ChannelEvent):
     num_channels: int | None = h("BridgeNumChannels")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BridgeEnter(BridgeChannelEvent):
     """A channel entered a bridge."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BridgeLeave(BridgeChannelEvent):
     """A channel left a bridge."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class BlindTransfer(Event):
     """A party blind-transferred the call to an extension."""
 
@@ -415,7 +416,7 @@ class BlindTransfer(Event):
     extension: str | None = h("Extension")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class AttendedTransfer(Event):
     """A party completed an attended (consultative) transfer."""
 
@@ -438,7 +439,7 @@ class AttendedTransfer(Event):
     dest_bridge_id: str | None = h("DestBridgeUniqueid")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueMemberEvent(Event):
     """An event about a queue member (QueueMemberStatus/Added/Removed/Pause, list item)."""
 
@@ -455,32 +456,32 @@ class QueueMemberEvent(Event):
     action_id: str | None = h("ActionID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueMemberStatus(QueueMemberEvent):
     """A queue member's device state changed."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueMemberAdded(QueueMemberEvent):
     """A member was added to a queue."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueMemberRemoved(QueueMemberEvent):
     """A member was removed from a queue."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueMemberPause(QueueMemberEvent):
     """A member was paused or unpaused."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueMember(QueueMemberEvent):
     """QueueStatus list item: one member."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueParams(Event):
     """QueueStatus list item: one queue's figures."""
 
@@ -497,7 +498,7 @@ class QueueParams(Event):
     action_id: str | None = h("ActionID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueEntry(ChannelEvent):
     """QueueStatus list item: one waiting caller (Wait in seconds)."""
 
@@ -508,7 +509,7 @@ class QueueEntry(ChannelEvent):
     action_id: str | None = h("ActionID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class ListComplete(Event):
     """The end of an event list (QueueStatusComplete, CoreShowChannelsComplete …)."""
 
@@ -517,22 +518,22 @@ class ListComplete(Event):
     action_id: str | None = h("ActionID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class QueueStatusComplete(ListComplete):
     """End of a QueueStatus list."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class CoreShowChannelsComplete(ListComplete):
     """End of a CoreShowChannels list."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class StatusComplete(ListComplete):
     """End of a Status list."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class CoreShowChannel(ChannelEvent):
     """CoreShowChannels list item: one live channel (Duration HH:MM:SS)."""
 
@@ -543,7 +544,7 @@ class CoreShowChannel(ChannelEvent):
     action_id: str | None = h("ActionID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Status(ChannelEvent):
     """Status list item: one live channel (Seconds since creation)."""
 
@@ -553,7 +554,7 @@ class Status(ChannelEvent):
     action_id: str | None = h("ActionID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Cdr(Event):
     """A call detail record for one channel (times in PBX local time, whole seconds)."""
 
@@ -572,7 +573,7 @@ class Cdr(Event):
     user_field: str | None = h("UserField")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class CEL(Event):
     """A channel event logging record (EventTime in PBX local time, whole seconds)."""
 
@@ -589,7 +590,7 @@ class CEL(Event):
     extra: str | None = h("Extra")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class OriginateResponse(Event):
     """The result of an asynchronous Originate (Response Success|Failure, Reason code)."""
 
@@ -604,7 +605,7 @@ class OriginateResponse(Event):
     action_id: str | None = h("ActionID")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class FullyBooted(Event):
     """Asterisk finished booting; Uptime tells a fresh boot from a new login."""
 
@@ -613,7 +614,7 @@ class FullyBooted(Event):
     status: str | None = h("Status")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Shutdown(Event):
     """Asterisk is shutting down (Restart: True when it will come back)."""
 
@@ -621,7 +622,7 @@ class Shutdown(Event):
     restart: str | None = h("Restart")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_event
 class Reload(Event):
     """A module or the whole configuration was reloaded."""
 
@@ -629,18 +630,16 @@ class Reload(Event):
     status: str | None = h("Status")
 
 
-_CONVERTERS: dict[Any, Converter] = {
-    int | None: _int,
-    float | None: _float,
-    str | None: _str,
-}
 # Conversions in a field table: the value as sent, int(), float(), the frame's header dict.
 STR, INT, FLOAT, HEADERS = 0, 1, 2, 3
-_CONVERSION = {int | None: INT, float | None: FLOAT, str | None: STR}
+# By the field's annotation, as written (this module's annotations are not evaluated: that
+# took 30 ms of the import; tests/ami/test_events.py checks them against the evaluated types).
+_CONVERSION = {"int | None": INT, "float | None": FLOAT, "str | None": STR}
 _BY_CONVERSION: dict[int, Converter] = {INT: _int, FLOAT: _float}
 
 Decoder = Callable[[Frame, float | None], Event]
 FieldTable = tuple[tuple[str, tuple[str, ...], int], ...]
+_tables: dict[type[Event], FieldTable] = {}
 
 
 def field_table(cls: type[Event]) -> FieldTable:
@@ -648,17 +647,20 @@ def field_table(cls: type[Event]) -> FieldTable:
     ``name``, ``time`` and ``index`` (which come from the frame and the clock), its header
     names in order of preference and its conversion. Both decoders are built from this one
     table: the generated Python below and the compiled core's (``_ccodec.decoder``)."""
-    hints = get_type_hints(cls)
-    table = []
+    table = _tables.get(cls)
+    if table is not None:
+        return table
+    rows = []
     for f in dataclasses.fields(cls):
         if f.name in ("name", "time", "index"):
             continue
         if f.name == "headers":
-            table.append((f.name, (), HEADERS))
+            rows.append((f.name, (), HEADERS))
             continue
         headers = f.metadata.get("h") or ("".join(p.title() for p in f.name.split("_")),)
-        table.append((f.name, tuple(headers), _CONVERSION.get(hints[f.name], STR)))
-    return tuple(table)
+        rows.append((f.name, tuple(headers), _CONVERSION.get(str(f.type), STR)))
+    table = _tables[cls] = tuple(rows)
+    return table
 
 
 def _make_decoder(cls: type[Event]) -> Decoder:
@@ -700,8 +702,33 @@ _TYPED: tuple[type[Event], ...] = (
     Cdr, CEL, OriginateResponse, FullyBooted, Shutdown, Reload,
 )  # fmt: skip
 
-DECODERS: dict[str, Decoder] = {cls.__name__: _make_decoder(cls) for cls in _TYPED}
-_unknown = _make_decoder(UnknownEvent)
+
+class _Decoders(Mapping[str, Decoder]):
+    """Event name → generated decoder, each generated at its first lookup (generating all of
+    them took 20 ms of the import; with the compiled codec they are hardly used)."""
+
+    def __init__(self, classes: tuple[type[Event], ...]) -> None:
+        self._classes = {cls.__name__: cls for cls in classes}
+        self._made: dict[str, Decoder] = {}
+
+    def __getitem__(self, name: str) -> Decoder:
+        decoder = self._made.get(name)
+        if decoder is None:
+            decoder = self._made[name] = _make_decoder(self._classes[name])
+        return decoder
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+
+DECODERS: Mapping[str, Decoder] = _Decoders(_TYPED)
+_unknown: list[Decoder] = []
 _compiled: dict[str, Decoder] = {}
 
 
@@ -718,7 +745,8 @@ def fast_decoders() -> Mapping[str, Decoder]:
 
 def decode_event(frame: Frame, time: float | None = None) -> Event:
     """A typed event for a known event name, :class:`UnknownEvent` otherwise."""
-    decoder = DECODERS.get(frame.name)
-    if decoder is None:
-        return _unknown(frame, time)
-    return decoder(frame, time)
+    if frame.name in DECODERS:
+        return DECODERS[frame.name](frame, time)
+    if not _unknown:
+        _unknown.append(_make_decoder(UnknownEvent))
+    return _unknown[0](frame, time)

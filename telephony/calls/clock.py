@@ -25,23 +25,26 @@ _STRICT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:[0-5]\d")
 # Events that carry a PBX clock of their own (rule 2 below): every such frame moves the clock.
 OWN_CLOCK_EVENTS = frozenset({"CEL", "Cdr"})
 _LATEST = 253_402_300_000.0  # 9999-12-31: a later Timestamp is damage, not time
+# Texts remembered by local_to_epoch (whole seconds: CEL and Cdr of the same seconds interleave,
+# so remembering only the last text missed about half the time).
+_CACHE_SIZE = 1024
 
 
 class StreamClock:
     """Assigns stream times (epoch seconds) to frames."""
 
-    __slots__ = ("_cache_key", "_cache_value", "now", "tz")
+    __slots__ = ("_cache", "now", "tz")
 
     def __init__(self, tz: tzinfo | str = "UTC") -> None:
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.now: float | None = None
-        self._cache_key = ""
-        self._cache_value = 0.0
+        self._cache: dict[str, float] = {}
 
     def local_to_epoch(self, text: str) -> float | None:
         """PBX-local ``YYYY-MM-DD HH:MM:SS[.ffffff]`` → epoch seconds (None if unreadable)."""
-        if text == self._cache_key:
-            return self._cache_value
+        value = self._cache.get(text)
+        if value is not None:
+            return value
         try:
             if len(text) == 19 and text.isascii() and _STRICT.fullmatch(text):
                 # What strptime makes of exactly this form, without strptime (6x faster).
@@ -61,7 +64,9 @@ class StreamClock:
         except ValueError:
             return None
         value = parsed.replace(tzinfo=self.tz).timestamp()
-        self._cache_key, self._cache_value = text, value
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[text] = value
         return value
 
     def advance(self, value: float | None) -> float | None:

@@ -117,7 +117,11 @@ class Contact:
 
     def live(self) -> int:
         """How many of its channels have not hung up."""
-        return sum(1 for c in self.channels.values() if not c.hung_up)
+        n = 0
+        for c in self.channels.values():
+            if not c.hung_up:
+                n += 1
+        return n
 
     def is_caller(self, uid: str | None) -> bool:
         """Whether the channel ``uid`` is on the caller side."""
@@ -165,6 +169,8 @@ def number_or_none(value: str | None) -> str | None:
 
 def local_partner_name(name: str) -> str | None:
     """``Local/x@ctx-0001;1`` → ``Local/x@ctx-0001;2`` (and back); None for other channels."""
+    if not name.startswith("Local/"):  # most channels; the pattern needs it too
+        return None
     m = _LOCAL_HALF.match(name)
     if not m:
         return None

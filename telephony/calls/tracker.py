@@ -49,7 +49,7 @@ from telephony.calls.contact import (
     duration_s,
     local_partner_name,
 )
-from telephony.calls.handlers import HANDLERS, VARIABLES
+from telephony.calls.handlers import HANDLERS, VARIABLES, Handler
 from telephony.calls.interest import HeaderRule, Interest
 from telephony.calls.outcome import build_record, originate_settled
 from telephony.calls.record import (
@@ -61,7 +61,7 @@ from telephony.calls.record import (
     Outcome,
     call_id_for,
 )
-from telephony.calls.system import CEL_EVENTS, SYSTEM_HANDLERS
+from telephony.calls.system import CEL_EVENTS, SYSTEM_HANDLERS, SystemHandler
 
 __all__ = [
     "TRACKED_EVENTS",
@@ -120,26 +120,31 @@ class CallTracker:
         self.stats.events += 1
         if event.time is not None:
             self.now = event.time
-        done: list[CallRecord] = []
-        system = SYSTEM_HANDLERS.get(type(event))
+        now = self.now
+        route = _ROUTES.get(event.__class__) or _route(event.__class__)
+        system, handler, finishing = route
         if system is not None:
-            done.extend(system(self, event))
+            done = system(self, event)
         else:
+            done = []
             contact = self._contact_for(event)
-            if contact is None and isinstance(event, ev.OriginateResponse):
-                done.extend(self._late_originate(event))
-            if contact is not None:
+            if contact is None:
+                if isinstance(event, ev.OriginateResponse):
+                    done.extend(self._late_originate(event))
+            else:
                 if contact.started is None:
-                    contact.started = self.now
-                contact.last_time = self.now
-                handler = HANDLERS.get(type(event))
+                    contact.started = now
+                contact.last_time = now
                 if handler is not None:
                     handler(self, contact, event)
-                if isinstance(event, _FINISHING):  # the only events that can end a contact
+                if finishing:  # the only events that can end a contact
                     done.extend(self._maybe_finish(contact, event))
-        if self.now is not None and (self._idle or self._vanish):
-            done.extend(self._expire_idle(self.now))
-        self.last_heard = self.now
+        now = self.now
+        if now is not None and (self._idle or self._vanish):
+            expired = self._expire_idle(now)
+            if expired:
+                done = [*done, *expired]
+        self.last_heard = now
         return done
 
     def saw(self, name: str) -> None:
@@ -588,6 +593,20 @@ class CallTracker:
 
 # Events after which a contact may be finished (see _maybe_finish).
 _FINISHING = (ev.Hangup, ev.OriginateResponse)
+
+_Route = tuple[SystemHandler | None, Handler | None, bool]
+# Per event class, what handle() does with it: (system handler, contact handler, finishing).
+_ROUTES: dict[type[ev.Event], _Route] = {}
+
+
+def _route(cls: type[ev.Event]) -> _Route:
+    route = _ROUTES[cls] = (
+        SYSTEM_HANDLERS.get(cls),
+        HANDLERS.get(cls),
+        issubclass(cls, _FINISHING),
+    )
+    return route
+
 
 # Event names the tracker reads (every one it has a handler for).
 TRACKED_EVENTS: frozenset[str] = frozenset(cls.__name__ for cls in (*HANDLERS, *SYSTEM_HANDLERS))
