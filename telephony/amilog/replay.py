@@ -17,7 +17,9 @@ from telephony.pipeline import Pipeline
 
 log = logging.getLogger("hotline.replay")
 
-CHUNK = 1 << 20
+# 128 KiB reads: the codec splits and the pipeline decodes a read while it is still in the CPU's
+# cache (1 MiB reads made a whole replay ~15 % slower here, 64 KiB ones no faster).
+CHUNK = 1 << 17
 # A file whose first bytes hold no AMI frame at all is not an AMI log.
 _PROBE_ERRORS = 3
 
