@@ -146,13 +146,18 @@ def stored_params(record: CallRecord, updated_at: datetime) -> tuple[Any, ...]:
     Times as naive UTC text ('YYYY-MM-DD HH:MM:SS.ffffff'), lists as JSON text, floats as floats;
     `record_to_row` has made times UTC, enums their values and refused naive times.
     """
+    if updated_at.tzinfo is not UTC:
+        if updated_at.utcoffset() is None:
+            raise StorageError(f"updated_at {updated_at.isoformat()} has no time zone")
+        updated_at = updated_at.astimezone(UTC)
     values = list(_VALUES(record_to_row(record, updated_at)))
     for i in _TIMES:
         value = values[i]
-        if value is not None:
-            values[i] = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        if value is not None:  # tzinfo is UTC here: drop the "+00:00" the text ends with
+            values[i] = value.isoformat(" ", "microseconds")[:-6]
     for i in _LISTS:
-        values[i] = json.dumps(values[i])
+        value = values[i]
+        values[i] = json.dumps(value) if value else "[]"
     for i in _FLOATS:
         value = values[i]
         if value is not None:

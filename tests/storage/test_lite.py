@@ -295,3 +295,14 @@ def test_bad_files_are_one_clear_line(tmp_path: Path) -> None:
         assert message in done.stderr
         assert "Traceback" not in done.stderr
     assert garbage.read_bytes() == b"this is not a database at all " * 200
+
+
+def test_stored_times_are_utc_whatever_zone_the_write_time_has(make_call: MakeCall) -> None:
+    from storage.lite import stored_params
+    from storage.sqlite_schema import CALLS_UPSERT_PARAMS
+
+    at = CALLS_UPSERT_PARAMS.index("updated_at")
+    moscow = datetime(2026, 12, 2, 21, 0, 0, 5, tzinfo=timezone(timedelta(hours=3)))
+    assert stored_params(make_call(1), moscow)[at] == "2026-12-02 18:00:00.000005"
+    with pytest.raises(StorageError, match="no time zone"):
+        stored_params(make_call(1), datetime(2026, 12, 2, 18, 0))
