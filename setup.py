@@ -1,4 +1,4 @@
-"""Builds the optional compiled AMI core (telephony/ami/_ccodec.c); metadata is in pyproject.toml.
+"""Builds the optional compiled AMI core (telephony/ami/_ccodec*.c); metadata is in pyproject.toml.
 
 The extension is optional: without a C compiler or Python headers the build prints one line and
 the install goes on; hotline then runs the pure-Python codec and says so (``hotline --version``).
@@ -40,7 +40,15 @@ setup(
     ext_modules=[
         Extension(
             "telephony.ami._ccodec",
-            sources=["telephony/ami/_ccodec.c"],
+            sources=[
+                "telephony/ami/_ccodec.c",
+                "telephony/ami/_ccodec_bytes.c",
+                "telephony/ami/_ccodec_frames.c",
+                "telephony/ami/_ccodec_prefilter.c",
+                "telephony/ami/_ccodec_events.c",
+                "telephony/ami/_ccodec_clock.c",
+            ],
+            depends=["telephony/ami/_ccodec.h"],  # a rebuild when it changes; in the sdist
             extra_compile_args=["-O2", "-Wall", "-Wno-unused-parameter"],
             optional=True,
         )

@@ -28,7 +28,7 @@ comparison.
 headers, up to ``--END COMMAND--``, even across blank lines.
 
 Two implementations, one behaviour: the hot loops (splitting a buffer into frames, the header fast
-path, :meth:`Frame.find`) also exist compiled in ``_ccodec.c``, which mirrors this file and
+path, :meth:`Frame.find`) also exist compiled in ``_ccodec*.c``, which mirror this file and
 :mod:`telephony.ami.frame` function by function. It is used when it was built and imports;
 ``HOTLINE_CODEC=python`` forces this file, ``HOTLINE_CODEC=c`` asks for the compiled core (falling
 back, with a warning, when it is missing).

@@ -1,4 +1,4 @@
-"""Which codec implementation runs: the compiled core (``_ccodec.c``) or the pure-Python codec.
+"""Which codec implementation runs: the compiled core (``_ccodec*.c``) or the pure-Python codec.
 
 The compiled core is used when it was built and imports; ``HOTLINE_CODEC=python`` forces the
 Python codec, ``HOTLINE_CODEC=c`` asks for the compiled core (falling back, with a warning, when it
