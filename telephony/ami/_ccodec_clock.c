@@ -7,11 +7,33 @@
 /* ---------------------------------------------------------------- the stream clock
  *
  * time_of(clock, frame) ~ StreamClock.time_of (clock.py): Timestamp header, else the receive
- * stamp, else CEL EventTime / Cdr EndTime through clock.local_to_epoch (Python: zone, cache),
+ * stamp, else CEL EventTime / Cdr EndTime through clock.local_to_epoch (Python: zone, cache;
+ * a text already in the clock's cache is read from it here),
  * never backwards, else the clock. clock.now is read and written as an attribute.
  */
 
-static PyObject *str_now, *str_local_to_epoch, *str_cel, *str_cdr;
+static PyObject *str_now, *str_local_to_epoch, *str_cel, *str_cdr, *str_cache;
+
+/* clock.local_to_epoch(text): its first step, the clock's own cache (clock._cache.get(text)),
+ * done here, so that the CEL and Cdr of a second already seen cost a dict lookup, not a
+ * Python call; a miss calls the method, which reads and fills that cache as always. */
+static PyObject *local_to_epoch(PyObject *clock, PyObject *text) {
+    PyObject *cache = PyObject_GetAttr(clock, str_cache);
+    if (cache == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
+        PyErr_Clear();
+    } else {
+        PyObject *value = PyDict_CheckExact(cache) ? PyDict_GetItemWithError(cache, text) : NULL;
+        if (value != NULL && value != Py_None) {
+            Py_INCREF(value);
+            Py_DECREF(cache);
+            return value;
+        }
+        Py_DECREF(cache);
+        if (PyErr_Occurred()) return NULL;
+    }
+    return PyObject_CallMethodOneArg(clock, str_local_to_epoch, text);
+}
 
 static int set_now(PyObject *clock, PyObject *value) {
     return PyObject_SetAttr(clock, str_now, value);
@@ -76,7 +98,7 @@ PyObject *cc_time_of(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         PyObject *text = cc_find_value(p, n, header, hlen);
         if (text == NULL) return NULL;
         if (text != Py_None && PyUnicode_GET_LENGTH(text) > 0) {
-            PyObject *value = PyObject_CallMethodOneArg(clock, str_local_to_epoch, text);
+            PyObject *value = local_to_epoch(clock, text);
             Py_DECREF(text);
             if (value == NULL) return NULL;
             if (value != Py_None) {
@@ -105,6 +127,7 @@ int cc_clock_init(void) {
     str_local_to_epoch = PyUnicode_InternFromString("local_to_epoch");
     str_cel = PyUnicode_InternFromString("CEL");
     str_cdr = PyUnicode_InternFromString("Cdr");
-    if (!str_now || !str_local_to_epoch || !str_cel || !str_cdr) return -1;
+    str_cache = PyUnicode_InternFromString("_cache");
+    if (!str_now || !str_local_to_epoch || !str_cel || !str_cdr || !str_cache) return -1;
     return 0;
 }

@@ -19,6 +19,7 @@
 
 #define MAX_NAMES 96
 #define MAX_FIELDS 48
+#define NAME_BUCKETS 64 /* a power of two */
 
 typedef struct {
     Py_ssize_t offset;
@@ -39,7 +40,18 @@ typedef struct {
     const char *names[MAX_NAMES];
     Py_ssize_t name_len[MAX_NAMES];
     Py_ssize_t first_name[MAX_FIELDS + 1]; /* field i's names: first_name[i] .. [i + 1] */
+    /* The names by name_hash: bucket_head[h] is the first j (-1: none), bucket_next[j] the
+     * next j in the same bucket, so a header line is compared with one or two names, not all. */
+    int8_t bucket_head[NAME_BUCKETS];
+    int8_t bucket_next[MAX_NAMES];
 } DecoderObject;
+
+/* A header name's bucket: its length, first and last bytes. */
+static inline Py_ssize_t name_hash(const char *s, Py_ssize_t k) {
+    if (k == 0) return 0;
+    size_t h = (size_t)k * 7u + (size_t)(unsigned char)s[0] * 3u + (unsigned char)s[k - 1];
+    return (Py_ssize_t)(h & (NAME_BUCKETS - 1));
+}
 
 
 /* The frame's header dict (borrowed from the frame), parsed and cached as Frame._parse does. */
@@ -125,17 +137,39 @@ static int decode_scan(DecoderObject *d, PyObject *event, const char *p, Py_ssiz
     if (!all_ascii(p, n)) return 0;
     Py_ssize_t vstart[MAX_NAMES], vlen[MAX_NAMES];
     for (Py_ssize_t j = 0; j < d->nnames; j++) vstart[j] = -1;
+    /* Lines end at "\r\n" when the frame has a "\r" anywhere, else at "\n" (as the dict path
+     * splits them); each line's key ends at its first ": ". */
     int crlf = memchr(p, '\r', (size_t)n) != NULL;
-    const char *sep = crlf ? "\r\n" : "\n";
     Py_ssize_t seplen = crlf ? 2 : 1;
+    const char *end = p + n;
     Py_ssize_t start = 0;
     for (;;) {
-        Py_ssize_t e = cc_find_bytes(p + start, n - start, sep, seplen);
-        Py_ssize_t len = e < 0 ? n - start : e;
         const char *line = p + start;
-        Py_ssize_t k = cc_find_bytes(line, len, ": ", 2);
+        Py_ssize_t e = -1; /* the separator's position in the line; -1: the last line */
+        for (const char *q = line;;) {
+            const char *nl = memchr(q, '\n', (size_t)(end - q));
+            if (nl == NULL) break;
+            if (!crlf) {
+                e = nl - line;
+                break;
+            }
+            if (nl > line && nl[-1] == '\r') {
+                e = nl - 1 - line;
+                break;
+            }
+            q = nl + 1;
+        }
+        Py_ssize_t len = e < 0 ? n - start : e;
+        Py_ssize_t k = -1;
+        for (const char *c = line, *stop = line + len;
+             (c = memchr(c, ':', (size_t)(stop - c))) != NULL; c++) {
+            if (c + 1 < stop && c[1] == ' ') {
+                k = c - line;
+                break;
+            }
+        }
         if (k < 0) return 0;
-        for (Py_ssize_t j = 0; j < d->nnames; j++) {
+        for (int j = d->bucket_head[name_hash(line, k)]; j >= 0; j = d->bucket_next[j]) {
             if (d->name_len[j] == k && same_bytes(d->names[j], line, k)) {
                 vstart[j] = start + k + 2;
                 vlen[j] = len - k - 2;
@@ -336,6 +370,12 @@ PyObject *cc_decoder(PyObject *self, PyObject *args) {
         d->first_name[n] = nn;
         d->nnames = nn;
         d->scan = 1;
+        memset(d->bucket_head, -1, sizeof(d->bucket_head));
+        for (Py_ssize_t j = 0; j < nn; j++) {
+            Py_ssize_t h = name_hash(d->names[j], d->name_len[j]);
+            d->bucket_next[j] = d->bucket_head[h];
+            d->bucket_head[h] = (int8_t)j;
+        }
     }
     /* Every slot of the class must be filled: name, time, index and the fields. */
     PyObject_GC_Track(d);

@@ -319,6 +319,15 @@ def test_hand_picked_edges() -> None:
         b"Event: A\r\nValue: has\rcarriage\r\n\r\n",
         b"Event: A\r\nEmpty:\r\nSpace: \r\nColon:: x\r\n\r\n",
         b"Event: Cut\r\nX: 1\r\n",
+        # "Response: Follows" not at a frame's start, after blank lines, cut short; separators
+        # that overlap or run into a bare "\n" (the one-pass chunk scan of the compiled core).
+        b"Event: UserEvent\r\nBody: Response: Follows\r\n\r\nEvent: After\r\n\r\n",
+        b"Event: A\r\n\r\n\r\nResponse: Follows\r\nline\r\n--END COMMAND--\r\n\r\n",
+        b"Response: Fol\r\n\r\nlows\r\n\r\nResponse: Follows\r\n\r\n",
+        b"Event: A\r\n\r\n\r\n\r\n\r\nEvent: B\r\n\r\n",
+        b"Event: A\r\n\r\n\nEvent: B\r\n\r\nEvent: C\r\n\r\n",
+        b"Event: A\r\nX: \n\r\n\r\nEvent: B\r\n\r\n",
+        b"Event: " + b"L" * 40 + b"\r\n" + b"K: v\r\n" * 20 + b"\r\nEvent: B\r\n\r\n",
     ]
     for data in cases:
         for cuts in ([], [1], [2, 3], list(range(0, len(data), 7))):
