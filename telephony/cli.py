@@ -342,8 +342,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+_CORE_COMMANDS = frozenset({"replay", "calls", "check-config", "simulate", "run", "demo"})
+
+
+def build_parser(*, extras: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; ``extras=False`` leaves out the report, IVR and
+    survey commands (their modules are then not imported: `hotline replay` starts faster)."""
     parser = argparse.ArgumentParser(
         prog="hotline", description="Citizen-hotline telephony integration beside Asterisk."
     )
@@ -411,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", type=int, default=6)
     p.add_argument("--calls-per-hour", type=float, default=100.0, help="simulated load (100)")
     p.set_defaults(func=cmd_demo)
+    if not extras:
+        return parser
 
     from telephony.reports.command import add_commands as add_report_commands
 
@@ -435,7 +441,9 @@ def _reported_errors() -> tuple[type[Exception], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hotline` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = build_parser(extras=command not in _CORE_COMMANDS)
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     if args.command in ("run", "demo", "simulate"):
