@@ -7,9 +7,6 @@
 #include "_ccodec.h"
 #include <string.h>
 #include <stdint.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 static const char BANNER_PREFIX[] = "Asterisk Call Manager/";
 #define BANNER_LEN (sizeof(BANNER_PREFIX) - 1)
@@ -25,73 +22,6 @@ static Py_ssize_t rfind_crlfcrlf(const char *b, Py_ssize_t start, Py_ssize_t n) 
 
 static int starts_with(const char *p, Py_ssize_t n, const char *prefix, Py_ssize_t m) {
     return n >= m && memcmp(p, prefix, (size_t)m) == 0;
-}
-
-/* ---------------------------------------------------------------- one pass over the chunk
- *
- * What _fill_fast learns from three searches of the chunk (b"\n\n" in it, b"Response: Follows"
- * in it, chunk.split(b"\r\n\r\n")), from one pass over its "\n" bytes: the separators, in order
- * and not overlapping, as repeated find() gives them; whether "\n\n" occurs; whether a part
- * starts with "Response: Follows" (the only parts _join_follows changes: when none does, the
- * Python path splits the chunk exactly as this one). */
-typedef struct {
-    Py_ssize_t *at; /* separator starts */
-    Py_ssize_t n, cap;
-    Py_ssize_t next; /* the first place a separator may start (after the last one) */
-    int blank;       /* "\n\n" seen */
-} Seps;
-
-static inline int on_newline(Seps *s, const char *p, Py_ssize_t n, Py_ssize_t i) {
-    if (i + 1 < n && p[i + 1] == '\n') {
-        s->blank = 1;
-        return 0;
-    }
-    if (i >= 3 && i - 3 >= s->next && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r') {
-        if (s->n == s->cap) {
-            Py_ssize_t cap = s->cap ? 2 * s->cap : 256;
-            Py_ssize_t *at = PyMem_Realloc(s->at, (size_t)cap * sizeof(Py_ssize_t));
-            if (at == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            s->at = at;
-            s->cap = cap;
-        }
-        s->at[s->n++] = i - 3;
-        s->next = i + 1;
-    }
-    return 0;
-}
-
-/* 0, or -1 with an exception; stops early once "\n\n" is seen (the careful path decides). */
-static int scan_chunk(Seps *s, const char *p, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-#if defined(__SSE2__) && defined(__GNUC__)
-    const __m128i nl = _mm_set1_epi8('\n');
-    for (; i + 16 <= n && !s->blank; i += 16) {
-        unsigned mask = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
-        while (mask) {
-            if (on_newline(s, p, n, i + __builtin_ctz(mask)) < 0) return -1;
-            mask &= mask - 1;
-        }
-    }
-#endif
-    for (; i < n && !s->blank; i++) {
-        if (p[i] == '\n' && on_newline(s, p, n, i) < 0) return -1;
-    }
-    return 0;
-}
-
-static int follows_part(const Seps *s, const char *p, Py_ssize_t n) {
-    static const char FOLLOWS[] = "Response: Follows";
-    Py_ssize_t start = 0;
-    for (Py_ssize_t k = 0; k <= s->n; k++) {
-        Py_ssize_t end = k < s->n ? s->at[k] : n;
-        if (starts_with(p + start, end - start, FOLLOWS, sizeof(FOLLOWS) - 1)) return 1;
-        start = end + 4;
-    }
-    return 0;
 }
 
 static int is_space(char c) {
@@ -337,7 +267,6 @@ PyObject *cc_fill(PyObject *self, PyObject *args) {
     const char *b = view.buf;
     Py_ssize_t n = view.len;
     PyObject *result = NULL, *items = NULL, *banner = NULL;
-    Seps seps = {NULL, 0, 0, 0, 0};
     Py_ssize_t last = start <= n ? rfind_crlfcrlf(b, start, n) : -1;
     if (last < 0) {
         result = Py_NewRef(Py_None);
@@ -345,12 +274,11 @@ PyObject *cc_fill(PyObject *self, PyObject *args) {
     }
     const char *chunk = b + start;
     Py_ssize_t clen = last - start;
-    if (scan_chunk(&seps, chunk, clen) < 0) goto done;
-    if (seps.blank) {
+    if (cc_find_bytes(chunk, clen, "\n\n", 2) >= 0) {
         result = Py_NewRef(Py_None);
         goto done;
     }
-    if (follows_part(&seps, chunk, clen)) {
+    if (cc_find_bytes(chunk, clen, "Response: Follows", 17) >= 0) {
         result = Py_NewRef(Py_Ellipsis);
         goto done;
     }
@@ -358,18 +286,18 @@ PyObject *cc_fill(PyObject *self, PyObject *args) {
     if (items == NULL) goto done;
     Py_ssize_t offset = consumed + start;
     Py_ssize_t pos = 0, errors = 0, skipped = 0;
-    for (Py_ssize_t k = 0;; k++) {
-        Py_ssize_t len = (k < seps.n ? seps.at[k] : clen) - pos;
+    for (;;) {
+        Py_ssize_t sep = cc_find_bytes(chunk + pos, clen - pos, "\r\n\r\n", 4);
+        Py_ssize_t len = sep < 0 ? clen - pos : sep;
         if (fill_part(items, chunk + pos, len, &offset, &index, limit, &banner, &errors, keep,
                       &skipped) < 0)
             goto done;
-        if (k == seps.n) break;
-        pos += len + 4;
+        if (sep < 0) break;
+        pos += sep + 4;
     }
     result = Py_BuildValue("(OnnOnn)", items, last + 4, index, banner ? banner : Py_None, errors,
                            skipped);
 done:
-    PyMem_Free(seps.at);
     Py_XDECREF(items);
     Py_XDECREF(banner);
     PyBuffer_Release(&view);
