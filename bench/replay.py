@@ -2,6 +2,7 @@
 into SQLite and PostgreSQL, and panoramisk's parser, all on the same bytes in one run.
 
 Usage: python bench/replay.py [--events 1000000] [--log FILE] [--keep] [--pg URL | --no-pg]
+                              [--repeat 3] [--pairs 6]
 
 Without --log it writes a deterministic log shaped like the real captures: the 20 calls of
 tests/fixtures/captures/06_burst_20 repeated with fresh Uniqueids/Linkedids and a moving clock,
@@ -10,6 +11,8 @@ the codec) so that its peak RSS is its own; in-process rows read the file in 64 
 socket delivers); "whole process" rows time `python -m telephony.cli replay` from exec to exit,
 start-up included. PostgreSQL rows use a throwaway database on --pg (default: the tests' server)
 and are skipped with a reason when it is not reachable.
+Then --pairs back-to-back pairs of whole replay -> SQLite and panoramisk, each pair's ratio and
+the median (steadier on a shared host than best-of-n rows taken at different moments).
 Prints a table; asserts nothing (the machine is shared and noisy: read figures, compare ratios).
 """
 
@@ -20,6 +23,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -355,6 +359,30 @@ def _print_table(results: dict[str, dict[str, float] | str], size_mb: float) -> 
     )
 
 
+def _print_pairs(path: Path, pairs: int) -> None:
+    """Whole `hotline replay` -> SQLite, then panoramisk's parser, back to back, ``pairs`` times:
+    each pair's ratio, and their median. Both processes of a pair meet about the same load on a
+    shared host, so the ratio moves less than best-of-n rows taken at different moments."""
+    if pairs <= 0:
+        return
+    ratios: list[float] = []
+    print(f"\n{pairs} back-to-back pairs: whole `hotline replay` -> SQLite, then panoramisk")
+    for i in range(pairs):
+        ours = _run_row(path, "cli", "c", "sqlite", None)
+        theirs = run_phase("panoramisk", path, "c")
+        assert isinstance(ours, dict)
+        ratio = theirs["cpu"] / ours["cpu"]
+        ratios.append(ratio)
+        print(
+            f"  pair {i + 1}: hotline replay {ours['count'] / ours['cpu']:>9,.0f} events/s, "
+            f"panoramisk {theirs['count'] / theirs['cpu']:>7,.0f}: {ratio:.2f}x"
+        )
+    print(
+        f"median {statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}x); "
+        "target >= 7x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -367,6 +395,12 @@ def main() -> None:
     )
     parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL rows")
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best is shown")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=6,
+        help="back-to-back pairs of whole replay -> SQLite and panoramisk (0: none)",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--db", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -391,10 +425,11 @@ def main() -> None:
     _compile_bytecode()
     try:
         results = _run_rows(path, None if args.no_pg else args.pg, args.repeat)
+        _print_table(results, size)
+        _print_pairs(path, args.pairs)
     finally:
         if tmp is not None and not args.keep:
             path.unlink()
-    _print_table(results, size)
     if tmp is not None and args.keep:
         print(f"log kept: {path} ({size:.0f} MB)")
 

@@ -130,9 +130,7 @@ class PeerView:
         if self._failing:
             log.info("live snapshot: publishing again")
         self._failing = False
-        self._rows = {
-            row.pbx: _Stored(row.published_at, row.body) for row in rows if row.pbx != self.pbx
-        }
+        self._rows = {row.pbx: _Stored(row.published_at, row.body) for row in rows}
         self._parsed = {pbx: v for pbx, v in self._parsed.items() if pbx in self._rows}
         self._pace(started, len(snapshot.calls))
 

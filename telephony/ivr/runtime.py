@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from telephony.ami.actions import ActionSender
@@ -84,6 +85,7 @@ class IvrRuntime:
             prompt_s=settings.prompt_s,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._reading: asyncio.Future[Any] | None = None  # the announcements' read, if any
         self._reread = asyncio.Event()
 
     def reload_menus(self) -> bool:
@@ -131,10 +133,14 @@ class IvrRuntime:
 
         while True:
             self._reread.clear()
+            # In a thread that stop() waits for: a cancelled to_thread leaves the thread
+            # running with a pooled connection, which the daemon's engine.dispose() then misses.
+            reading = asyncio.get_running_loop().run_in_executor(
+                None, partial(list_announcements, engine, include_expired=False)
+            )
+            self._reading = reading
             try:
-                self.notices = await asyncio.to_thread(
-                    list_announcements, engine, include_expired=False
-                )
+                self.notices = await asyncio.shield(reading)
             except StorageError as exc:
                 log.warning("ivr: announcements not refreshed: %s", exc)
             with contextlib.suppress(TimeoutError):
@@ -153,4 +159,7 @@ class IvrRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._reading is not None:
+            await asyncio.gather(self._reading, return_exceptions=True)
+            self._reading = None
         await self.service.close()

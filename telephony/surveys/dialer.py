@@ -116,11 +116,15 @@ class SurveyDialer:
         self._threads: set[asyncio.Future[Any]] = set()
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking storage call in a worker thread; :meth:`stop` waits for it to end."""
+        """Run a blocking storage call in a worker thread; :meth:`stop` waits for it to end.
+
+        Shielded: cancelling the caller must not cancel the future that tracks the thread (a
+        cancelled future is done at once, leaves the set, and :meth:`stop` would not wait for a
+        thread still holding a pooled connection the engine's dispose then misses)."""
         future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
         self._threads.add(future)
         future.add_done_callback(self._threads.discard)
-        return await future
+        return await asyncio.shield(future)
 
     def now(self) -> datetime:
         """Wall time as an aware UTC datetime."""
