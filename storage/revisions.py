@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from pathlib import Path
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+)$", re.MULTILINE)
+
+# Read once per process, by one thread: the packaged files do not change while it runs, and
+# CPython 3.11's parser is not safe to use from threads at once (ast.literal_eval in four
+# concurrent starts raised "AST constructor recursion depth mismatch").
+_lock = threading.Lock()
+_read: list[frozenset[str] | None] = []
 
 
 def script_heads() -> set[str] | None:
@@ -20,6 +27,15 @@ def script_heads() -> set[str] | None:
 
     None when a file does not say plainly (Alembic then decides, as it always did).
     """
+    with _lock:
+        if not _read:
+            heads = _read_heads()
+            _read.append(None if heads is None else frozenset(heads))
+        found = _read[0]
+    return None if found is None else set(found)
+
+
+def _read_heads() -> set[str] | None:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
