@@ -23,6 +23,7 @@ from telephony.ivr.announcements import sounds_for
 from telephony.ivr.menus import MenuError, load_menus
 from telephony.ivr.sessions import IvrService
 from telephony.ivr.settings import IvrSettings
+from telephony.threads import WorkerThreads
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -85,7 +86,7 @@ class IvrRuntime:
             prompt_s=settings.prompt_s,
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self._reading: asyncio.Future[Any] | None = None  # the announcements' read, if any
+        self._threads = WorkerThreads()  # the announcements' reads, waited for by stop()
         self._reread = asyncio.Event()
 
     def reload_menus(self) -> bool:
@@ -133,14 +134,10 @@ class IvrRuntime:
 
         while True:
             self._reread.clear()
-            # In a thread that stop() waits for: a cancelled to_thread leaves the thread
-            # running with a pooled connection, which the daemon's engine.dispose() then misses.
-            reading = asyncio.get_running_loop().run_in_executor(
-                None, partial(list_announcements, engine, include_expired=False)
-            )
-            self._reading = reading
             try:
-                self.notices = await asyncio.shield(reading)
+                self.notices = await self._threads.run(
+                    partial(list_announcements, engine, include_expired=False)
+                )
             except StorageError as exc:
                 log.warning("ivr: announcements not refreshed: %s", exc)
             with contextlib.suppress(TimeoutError):
@@ -159,7 +156,5 @@ class IvrRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self._reading is not None:
-            await asyncio.gather(self._reading, return_exceptions=True)
-            self._reading = None
+        await self._threads.wait()
         await self.service.close()

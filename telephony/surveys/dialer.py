@@ -49,6 +49,7 @@ from telephony.surveys.policy import (
     decide,
 )
 from telephony.surveys.settings import SurveySettings
+from telephony.threads import WorkerThreads
 
 log = logging.getLogger("hotline.surveys")
 T = TypeVar("T")
@@ -113,18 +114,11 @@ class SurveyDialer:
         self._last_originate = 0.0
         self._sent_before_drop: set[str] = set()
         self.reconciled = asyncio.Event()
-        self._threads: set[asyncio.Future[Any]] = set()
+        self._threads = WorkerThreads()
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking storage call in a worker thread; :meth:`stop` waits for it to end.
-
-        Shielded: cancelling the caller must not cancel the future that tracks the thread (a
-        cancelled future is done at once, leaves the set, and :meth:`stop` would not wait for a
-        thread still holding a pooled connection the engine's dispose then misses)."""
-        future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
-        self._threads.add(future)
-        future.add_done_callback(self._threads.discard)
-        return await asyncio.shield(future)
+        """Run a blocking storage call in a worker thread; :meth:`stop` waits for it to end."""
+        return await self._threads.run(fn, *args)
 
     def now(self) -> datetime:
         """Wall time as an aware UTC datetime."""
@@ -173,8 +167,7 @@ class SurveyDialer:
                 await task
         self._tasks = []
         # A cancelled await leaves its thread running: let it finish before the engine goes.
-        if self._threads:
-            await asyncio.gather(*self._threads, return_exceptions=True)
+        await self._threads.wait()
 
     # --- offers ------------------------------------------------------------------------------
 

@@ -320,7 +320,7 @@ def test_hand_picked_edges() -> None:
         b"Event: A\r\nEmpty:\r\nSpace: \r\nColon:: x\r\n\r\n",
         b"Event: Cut\r\nX: 1\r\n",
         # "Response: Follows" not at a frame's start, after blank lines, cut short; separators
-        # that overlap or run into a bare "\n" (the one-pass chunk scan of the compiled core).
+        # that overlap or run into a bare "\n"; a frame long enough for the SIMD searches.
         b"Event: UserEvent\r\nBody: Response: Follows\r\n\r\nEvent: After\r\n\r\n",
         b"Event: A\r\n\r\n\r\nResponse: Follows\r\nline\r\n--END COMMAND--\r\n\r\n",
         b"Response: Fol\r\n\r\nlows\r\n\r\nResponse: Follows\r\n\r\n",
